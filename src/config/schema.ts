@@ -1,0 +1,156 @@
+import { z } from 'zod';
+
+// Every key here is documented in config/README.md; keep the two in step.
+// Objects are strict: an unknown key is a typo until proven otherwise.
+
+/** A secret is never written inline: the config names where to read it. */
+export const secretRef = z.union([
+  z.strictObject({ file: z.string().min(1) }),
+  z.strictObject({ env: z.string().min(1) }),
+]);
+export type SecretRef = z.infer<typeof secretRef>;
+
+const imapSource = z.strictObject({
+  type: z.literal('imap'),
+  host: z.string().min(1),
+  port: z.number().int().positive().default(993),
+  secure: z.boolean().default(true),
+  user: z.string().min(1),
+  password: secretRef,
+  mailbox: z.string().default('INBOX'),
+  /** Backstop re-check while IDLE is quiet, in seconds. */
+  recheckSeconds: z.number().int().positive().default(300),
+});
+
+const maildirSource = z.strictObject({
+  type: z.literal('maildir'),
+  path: z.string().min(1),
+  pollSeconds: z.number().positive().default(2),
+});
+
+const mboxSource = z.strictObject({
+  type: z.literal('mbox'),
+  path: z.string().min(1),
+});
+
+export const mailSource = z.discriminatedUnion('type', [imapSource, maildirSource, mboxSource]);
+
+const listSection = z.strictObject({
+  name: z.string().min(1).default('local'),
+  /** Every address the list is known by; xen-devel has two. */
+  addresses: z.array(z.string().min(3)).default([]),
+});
+
+const seriesSection = z.strictObject({
+  /** An incomplete series is checked anyway after this many minutes, saying what was missing. */
+  incompleteWaitMinutes: z.number().nonnegative().default(30),
+  /** Patches without thread headers join a series by author+version+total within this window. */
+  groupWindowMinutes: z.number().positive().default(120),
+});
+
+const repoSection = z.strictObject({
+  /** Where the mirror fetches from; a path works for local repositories. */
+  url: z.string().min(1).nullable().default(null),
+  mirror: z.string().min(1).default('./var/mirror.git'),
+  defaultBranch: z.string().min(1).default('main'),
+  /** Tried in order when the default branch does not exist or is unusable. */
+  fallbackBranches: z.array(z.string().min(1)).default([]),
+  /** Subject tag (regular expression, case-insensitive) to branch, e.g. "^for-(4\\.\\d+)$": "stable-$1". */
+  branchMap: z.record(z.string(), z.string()).default({}),
+  /** Worktrees kept for reuse; builds stay incremental in them. */
+  worktrees: z.number().int().positive().default(2),
+  fetchIntervalMinutes: z.number().positive().default(10),
+  gitTimeoutSeconds: z.number().int().positive().default(300),
+});
+
+const toolchain = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only'),
+  image: z.string().min(1).nullable().default(null),
+  cc: z.string().min(1).default('gcc'),
+  hostcc: z.string().min(1).nullable().default(null),
+  makeArgs: z.array(z.string()).default([]),
+  configFragment: z.array(z.string()).default([]),
+});
+export type ToolchainConfig = z.infer<typeof toolchain>;
+
+const recipe = z.strictObject({
+  /** Directory of the tree that `make -C` enters (Xen: "xen"). */
+  subdir: z.string().default('xen'),
+  defconfigTarget: z.string().default('defconfig'),
+  configFragment: z.array(z.string()).default(['CONFIG_LIVEPATCH=y', 'CONFIG_ENFORCE_UNIQUE_SYMBOLS=y']),
+  /** Linked image whose symbols are checked, relative to the build dir. */
+  image: z.string().default('xen-syms'),
+  /** Checked when the build stopped at Xen's own duplicate check. */
+  intermediateImage: z.string().default('.xen-syms.1'),
+  makeTargets: z.array(z.string()).default([]),
+});
+
+const buildSection = z.strictObject({
+  /** local runs patches on the host: only for trusted trees (the demo). */
+  runner: z.enum(['podman', 'docker', 'local']).default('podman'),
+  /** Docker Engine API socket (Podman: `podman system service`). */
+  socket: z.string().nullable().default(null),
+  /** Toolchains built at once. */
+  parallel: z.number().int().positive().default(1),
+  makeJobs: z.number().int().positive().default(2),
+  timeoutMinutes: z.number().positive().default(30),
+  memoryMb: z.number().int().positive().default(4096),
+  pids: z.number().int().positive().default(4096),
+  cpus: z.number().positive().default(2),
+  logCapKb: z.number().int().positive().default(2048),
+  /** Build after each patch to name the patch that introduced each finding. */
+  perPatch: z.boolean().default(false),
+  recipe: recipe.prefault({}),
+  toolchains: z
+    .array(toolchain)
+    .min(1)
+    .default([{ name: 'gcc', image: null, cc: 'gcc', hostcc: null, makeArgs: [], configFragment: [] }]),
+});
+
+const smtpSection = z.strictObject({
+  host: z.string().min(1),
+  port: z.number().int().positive().default(587),
+  secure: z.boolean().default(false),
+  user: z.string().nullable().default(null),
+  password: secretRef.nullable().default(null),
+});
+
+const replySection = z.strictObject({
+  policy: z.enum(['always', 'failures', 'never']).default('always'),
+  /** Write the .eml to the outbox directory instead of sending. */
+  dryRun: z.boolean().default(true),
+  outbox: z.string().default('./var/outbox'),
+  from: z.string().default('listci <listci@localhost>'),
+  /** Cc the list's first address on every reply. */
+  ccList: z.boolean().default(true),
+  cc: z.array(z.string()).default([]),
+  optOut: z.array(z.string()).default([]),
+  perAuthorPerHour: z.number().int().positive().default(5),
+  perHour: z.number().int().positive().default(60),
+  /** Base URL of the web page, for a link to the run in each reply. */
+  webUrl: z.string().nullable().default(null),
+  smtp: smtpSection.nullable().default(null),
+});
+
+const webSection = z.strictObject({
+  host: z.string().default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(8780),
+  enabled: z.boolean().default(true),
+});
+
+export const configSchema = z.strictObject({
+  list: listSection.prefault({}),
+  workDir: z.string().default('./var'),
+  database: z.string().default('./var/listci.db'),
+  mail: z
+    .strictObject({ source: mailSource })
+    .default({ source: { type: 'maildir', path: './var/inbox', pollSeconds: 2 } }),
+  series: seriesSection.prefault({}),
+  repo: repoSection.prefault({}),
+  build: buildSection.prefault({}),
+  reply: replySection.prefault({}),
+  web: webSection.prefault({}),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export type RawConfig = z.infer<typeof configSchema>;

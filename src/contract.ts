@@ -1,0 +1,93 @@
+// The JSON contract: what `listci check --json` prints, what the database stores in
+// runs.result_json, and what `GET /api/runs/:id` serves. Other people script against
+// these shapes; add fields, never rename or remove them (docs/api.md).
+
+export type Verdict = 'pass' | 'fail' | 'error';
+
+/** One step of the base cascade, in the order it was tried. */
+export interface BaseStep {
+  rule: string; // 'base-commit' | 'based-on' | 'subject-tag' | 'default-branch' | 'fallback' | 'explicit'
+  outcome: 'chosen' | 'skipped' | 'unavailable';
+  detail: string;
+}
+
+export interface BaseChoice {
+  commit: string;
+  ref: string | null;
+  reason: string; // one line a human reads: "base-commit trailer of 1/3 (found in mirror)"
+  steps: BaseStep[];
+}
+
+export interface ApplyResult {
+  ok: boolean;
+  applied: number; // how many patches went in
+  total: number;
+  failedPatch: { number: number; total: number; subject: string; messageId: string | null } | null;
+  error: string | null; // git's own words, trimmed
+  conflicts: string[]; // files git named
+  mangled: string | null; // e.g. "format=flowed re-wrapped the patch" when the mail client damaged it
+  skipped: number; // patches after the failed one that were not tried
+}
+
+export type FindingStatus = 'new' | 'preexisting';
+
+export interface DuplicateSymbol {
+  key: string; // Xen's key: 'file.c#name' for locals, 'name' for globals
+  addresses: string[]; // hex, as tools/symbols prints them
+  objects: string[]; // object files in the build dir that define it, relative to the build dir
+  status: FindingStatus;
+}
+
+export interface FileCollision {
+  file: string; // STT_FILE name that appears in more than one block
+  objects: string[];
+  status: FindingStatus;
+}
+
+export interface BuildError {
+  kind: 'compiler-error' | 'compiler-warning' | 'linker' | 'kconfig' | 'make' | 'duplicate-check';
+  file: string | null;
+  line: number | null;
+  message: string;
+  excerpt: string;
+  status: FindingStatus;
+}
+
+export type BuildStatus = 'pass' | 'fail' | 'error' | 'timeout' | 'skipped';
+
+export interface BuildReport {
+  toolchain: string;
+  phase: 'baseline' | 'series';
+  status: BuildStatus;
+  durationMs: number;
+  cached: boolean; // baseline served from the cache
+  duplicates: { new: DuplicateSymbol[]; preexisting: DuplicateSymbol[] };
+  fileCollisions: FileCollision[]; // warnings: live-patch tools resolve locals by file name
+  errors: BuildError[];
+  botError: string | null; // the bot's own failure (missing image, crashed runner): never blamed on the series
+  logPath: string | null;
+}
+
+export interface SeriesSummary {
+  title: string;
+  version: number;
+  author: string; // "Name <addr>"
+  messageId: string | null; // cover letter or first patch
+  patches: { number: number; subject: string; messageId: string | null }[];
+  complete: boolean;
+  missing: number[];
+}
+
+export interface CheckResult {
+  listciVersion: string;
+  series: SeriesSummary;
+  base: BaseChoice | null;
+  apply: ApplyResult | null;
+  builds: BuildReport[];
+  verdict: Verdict;
+  summary: string; // one line: "fail: 2 new duplicate symbols under clang-14"
+  startedAt: string;
+  finishedAt: string;
+}
+
+export const EXIT = { pass: 0, fail: 1, error: 2 } as const;
