@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+import type { Database } from 'better-sqlite3';
+import { now } from '../db/open.ts';
+
+export interface StoredMessage {
+  id: number;
+  messageId: string;
+  /** false when a mail with this Message-ID was already stored (the new copy is dropped). */
+  inserted: boolean;
+}
+
+/**
+ * Stores a mail exactly as it arrived, before anything else looks at it, so that no
+ * parser bug can lose it. Parsing and classification fill in the other columns later.
+ */
+export function storeRawMessage(db: Database, raw: Buffer, source: string): StoredMessage {
+  const found = extractMessageId(raw);
+  const messageId = found ?? syntheticMessageId(raw);
+  const res = db
+    .prepare(
+      `INSERT INTO messages (message_id, synthetic_id, raw, size, source, received_at)
+       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(message_id) DO NOTHING`,
+    )
+    .run(messageId, found ? 0 : 1, raw, raw.length, source, now());
+  if (res.changes === 1) return { id: Number(res.lastInsertRowid), messageId, inserted: true };
+  const row = db.prepare('SELECT id FROM messages WHERE message_id = ?').get(messageId) as { id: number };
+  return { id: row.id, messageId, inserted: false };
+}
+
+/** The same bytes always get the same id, so a re-import of a header-less mail is still a duplicate. */
+export function syntheticMessageId(raw: Buffer): string {
+  return `listci-${createHash('sha256').update(raw).digest('hex').slice(0, 32)}@synthetic`;
+}
+
+/**
+ * Message-ID from the header block only, tolerant of folding and odd bytes; the full
+ * parse happens later and may fail, but the id must not depend on it.
+ */
+export function extractMessageId(raw: Buffer): string | null {
+  const end = headerEnd(raw);
+  const head = raw.subarray(0, end).toString('latin1').replace(/\r?\n[ \t]+/g, ' ');
+  const m = /^message-id:[ \t]*(.*)$/im.exec(head);
+  if (!m) return null;
+  const v = m[1]!.trim();
+  const bracketed = /<([^<>\s]+)>/.exec(v);
+  const id = bracketed ? bracketed[1]! : v.split(/\s+/)[0]!;
+  return id && id.length <= 998 ? id : null;
+}
+
+function headerEnd(raw: Buffer): number {
+  const crlf = raw.indexOf('\r\n\r\n');
+  const lf = raw.indexOf('\n\n');
+  const cands = [crlf, lf].filter((i) => i >= 0);
+  return cands.length ? Math.min(...cands) : Math.min(raw.length, 256 * 1024);
+}
