@@ -38,7 +38,10 @@ export function syntheticMessageId(raw: Buffer): string {
  */
 export function extractMessageId(raw: Buffer): string | null {
   const end = headerEnd(raw);
-  const head = raw.subarray(0, end).toString('latin1').replace(/\r?\n[ \t]+/g, ' ');
+  const head = raw
+    .subarray(0, end)
+    .toString('latin1')
+    .replace(/\r?\n[ \t]+/g, ' ');
   const m = /^message-id:[ \t]*(.*)$/im.exec(head);
   if (!m) return null;
   const v = m[1]!.trim();
