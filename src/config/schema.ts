@@ -4,10 +4,10 @@ import { z } from 'zod';
 // Objects are strict: an unknown key is a typo until proven otherwise.
 
 /** A secret is never written inline: the config names where to read it. */
-export const secretRef = z.union([
-  z.strictObject({ file: z.string().min(1) }),
-  z.strictObject({ env: z.string().min(1) }),
-]);
+export const secretRef = z.union(
+  [z.strictObject({ file: z.string().min(1) }), z.strictObject({ env: z.string().min(1) })],
+  { error: 'a secret is never inline: write { file: PATH } or { env: VARIABLE }' },
+);
 export type SecretRef = z.infer<typeof secretRef>;
 
 const imapSource = z.strictObject({

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian 12 machine and starts the
+# services that live longer than one test (Podman's Engine API socket). Dovecot and
+# the SMTP server are started by the tests themselves, one per test file.
+# Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  git git-email make gcc clang binutils flex bison python3 ccache   # real git and compilers
+  podman runc uidmap slirp4netns fuse-overlayfs containernetworking-plugins debootstrap  # containers
+  dovecot-imapd dovecot-core        # the real IMAP server of the integration tests
+  chromium                          # the browser test of the web page
+  dpkg-dev                          # apt-get source, for the real Xen tree
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: missing Debian packages; run as root:" >&2
+    echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 2
+  fi
+  echo "setup: installing ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "setup: npm ci" >&2
+  npm ci --no-audit --no-fund >&2
+fi
+
+# Podman's Docker-compatible API for the container runner.
+if [[ -x scripts/start-podman-service.sh ]]; then
+  scripts/start-podman-service.sh >&2
+fi
