@@ -12,6 +12,7 @@ PACKAGES=(
   dovecot-imapd dovecot-core        # the real IMAP server of the integration tests
   chromium                          # the browser test of the web page
   dpkg-dev                          # apt-get source, for the real Xen tree
+  libmailtools-perl                 # git send-email (regenerating the mail corpus, e2e series)
 )
 
 missing=()

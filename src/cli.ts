@@ -2,7 +2,11 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from './config/load.ts';
 import { SchemaTooNewError } from './db/migrate.ts';
 import { ExitError } from './commands/common.ts';
+import { checkCommand } from './commands/check.ts';
 import { dbCommand } from './commands/db.ts';
+import { ingestCommand } from './commands/ingest.ts';
+import { queryCommand } from './commands/query.ts';
+import { serveCommand } from './commands/serve.ts';
 import { VERSION } from './version.ts';
 
 export function program(): Command {
@@ -14,7 +18,11 @@ export function program(): Command {
     .version(VERSION)
     .exitOverride()
     .showHelpAfterError();
+  p.addCommand(checkCommand());
   p.addCommand(dbCommand());
+  p.addCommand(ingestCommand());
+  p.addCommand(queryCommand());
+  p.addCommand(serveCommand());
   return p;
 }
 

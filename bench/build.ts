@@ -1,0 +1,150 @@
+// Measures what listci's build stage costs on real Xen (scripts/get-xen.sh), per toolchain:
+//   cold      empty build dir: defconfig, fragment, olddefconfig, full make -j
+//   warm      the same tree again (the baseline of the next series on the same base, if uncached)
+//   rebuild   after a one-file patch, through listci (fresh container per step, config reused)
+//   plain     the same kind of one-file change, `make` run by hand in one long-lived container
+//             of the same image with the same mounts (timed inside the container)
+// and listci's overhead on the incremental rebuild in %. Heavy: run alone, sequentially.
+//
+//   node --import tsx bench/build.ts [toolchain...]     (default: gcc-12 gcc-11 clang-14)
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ToolchainConfig } from '../src/config/schema.ts';
+import { ContainerRunner, ensureOwner, findSocket } from '../src/build/engine.ts';
+import { imageFor } from '../src/build/matrix.ts';
+import { makeArgv, runRecipe, type RecipeConfig } from '../src/build/recipe.ts';
+
+const repo = new URL('..', import.meta.url).pathname;
+const socket = findSocket(null);
+execFileSync(join(repo, 'scripts/start-podman-service.sh'), [socket], { stdio: 'inherit' });
+const xen = execFileSync(join(repo, 'scripts/get-xen.sh'), { encoding: 'utf8' }).trim().split('\n').pop()!;
+
+const RECIPE: RecipeConfig = {
+  subdir: 'xen',
+  defconfigTarget: 'defconfig',
+  configFragment: ['CONFIG_LIVEPATCH=y', 'CONFIG_ENFORCE_UNIQUE_SYMBOLS=y'],
+  image: 'xen-syms',
+  intermediateImage: '.xen-syms.1',
+  makeTargets: [],
+};
+const TOOLCHAINS: Record<string, ToolchainConfig> = {
+  'gcc-12': { name: 'gcc-12', image: null, cc: 'gcc-12', hostcc: null, makeArgs: [], configFragment: [] },
+  'gcc-11': { name: 'gcc-11', image: null, cc: 'gcc-11', hostcc: null, makeArgs: [], configFragment: [] },
+  'clang-14': {
+    name: 'clang-14',
+    image: null,
+    cc: 'clang-14',
+    hostcc: null,
+    makeArgs: ['clang=y'],
+    configFragment: [],
+  },
+};
+const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['gcc-12', 'gcc-11', 'clang-14'];
+execFileSync(join(repo, 'scripts/build-images.sh'), names, { stdio: 'inherit', cwd: repo });
+
+const runner = new ContainerRunner({ socketPath: socket });
+const limits = { memoryMb: 4096, pids: 4096, cpus: 2, timeoutMs: 20 * 60_000 };
+const root = mkdtempSync('/var/tmp/listci-bench-');
+chmodSync(root, 0o755);
+const PATCHED = 'xen/common/version.c';
+let patchNo = 0;
+/** A one-file patch: a real code change in one C file (a new global the linker keeps). */
+function patch(src: string): void {
+  patchNo++;
+  appendFileSync(join(src, PATCHED), `\nconst int listci_bench_${patchNo} = ${patchNo};\n`);
+}
+
+const rows: string[] = [];
+for (const name of names) {
+  const tc = TOOLCHAINS[name];
+  if (!tc) throw new Error(`unknown toolchain ${name}`);
+  const src = join(root, `src-${name}`);
+  const build = join(root, `build-${name}`);
+  execFileSync('git', ['-C', xen, 'worktree', 'add', '--detach', '-f', src, 'upstream'], { stdio: 'ignore' });
+  mkdirSync(build);
+  const image = imageFor(tc);
+  const logPath = join(root, `${name}.log`);
+  const step = async (label: string): Promise<number> => {
+    const r = await runRecipe({
+      runner,
+      recipe: RECIPE,
+      toolchain: tc,
+      image,
+      sourceDir: src,
+      buildDir: build,
+      makeJobs: 2,
+      limits,
+      logPath,
+      logCapBytes: 4 << 20,
+    });
+    if (r.outcome.exitCode !== 0 || r.configError)
+      throw new Error(
+        `${name} ${label}: ${r.step} failed: ${r.configError ?? r.outcome.botError ?? `exit ${r.outcome.exitCode}`} (log ${logPath})`,
+      );
+    console.error(`${name} ${label}: ${(r.durationMs / 1000).toFixed(1)} s`);
+    return r.durationMs;
+  };
+  const cold = await step('cold');
+  const warm = await step('warm');
+  patch(src);
+  const rebuild = await step('rebuild after one-file patch');
+
+  // The comparison: the same kind of change, plain make in one container that stays up.
+  ensureOwner(build, 1000, 1000);
+  const ctr = execFileSync(
+    'podman',
+    [
+      'run',
+      '-d',
+      '--rm',
+      '--network=none',
+      '--user=1000:1000',
+      '-v',
+      `${src}:/src:ro`,
+      '-v',
+      `${build}:/build`,
+      '-w',
+      '/build',
+      image,
+      'sleep',
+      'infinity',
+    ],
+    { encoding: 'utf8' },
+  ).trim();
+  patch(src);
+  const argv = [
+    ...makeArgv({ runner, recipe: RECIPE, toolchain: tc, sourceDir: src, buildDir: build }),
+    '-j2',
+  ];
+  // A fixed script; the make argv comes from this file's own constants.
+  const out = execFileSync(
+    'podman',
+    [
+      'exec',
+      ctr,
+      'sh',
+      '-c',
+      's=$(date +%s%N); "$@" >/dev/null; e=$(date +%s%N); echo $(( (e - s) / 1000000 ))',
+      'sh',
+      ...argv,
+    ],
+    { encoding: 'utf8' },
+  );
+  execFileSync('podman', ['rm', '-f', ctr], { stdio: 'ignore' });
+  const plain = Number(out.trim().split('\n').pop());
+  console.error(`${name} plain make: ${(plain / 1000).toFixed(1)} s`);
+  const overhead = ((rebuild - plain) / plain) * 100;
+  rows.push(
+    `${name.padEnd(9)} ${s(cold)} ${s(warm)} ${s(rebuild)} ${s(plain)} ${overhead.toFixed(0).padStart(8)}%`,
+  );
+  execFileSync('git', ['-C', xen, 'worktree', 'remove', '--force', src], { stdio: 'ignore' });
+}
+console.log(`Xen ${xen}, CONFIG_LIVEPATCH=y CONFIG_ENFORCE_UNIQUE_SYMBOLS=y, make -j2, seconds`);
+console.log('toolchain     cold     warm  rebuild    plain  overhead');
+for (const r of rows) console.log(r);
+rmSync(root, { recursive: true, force: true });
+
+function s(ms: number): string {
+  return (ms / 1000).toFixed(1).padStart(8);
+}

@@ -1,0 +1,119 @@
+// Findings in a build log, each with the few lines a maintainer needs to see why. The log is
+// what a container printed: gcc/clang diagnostics, GNU ld / ld.lld errors, Kconfig complaints,
+// make's own errors and the line Xen's tools/symbols prints when --error-dup fails the build.
+import type { BuildError } from '../contract.ts';
+
+export type LogFinding = Omit<BuildError, 'status'>;
+
+// CSI colour codes, plus OSC 8 hyperlinks gcc wraps around option names (-fdiagnostics-urls).
+const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)/g;
+
+export function stripAnsi(text: string): string {
+  return text.replace(ANSI, '');
+}
+
+type Rule = (line: string) => Omit<LogFinding, 'excerpt'> | null;
+
+/** `Duplicate symbol 'hvm.c#cpu_callback' (ffff82d040221afe != ffff82d04022149e)` from tools/symbols. */
+const xenDuplicate: Rule = (line) => {
+  const m = /^Duplicate symbol '([^']*)' \(([0-9a-fA-F]+) != ([0-9a-fA-F]+)\)/.exec(line.trim());
+  return m ? { kind: 'duplicate-check', file: null, line: null, message: m[0] } : null;
+};
+
+/** `arch/x86/Kconfig:12: syntax error`, `.config:45:warning: symbol value 'x' invalid for FOO`. */
+const kconfig: Rule = (line) => {
+  let m = /^(\S*(?:Kconfig[^:\s]*|\.config)):(\d+):\s*(?:(warning|error):)?\s*(.+)$/.exec(line);
+  if (m) return { kind: 'kconfig', file: m[1]!, line: Number(m[2]), message: m[4]!.trim() };
+  m =
+    /^\s*(WARNING: unmet direct dependencies detected for \S+|warning: .* selects .* which has unmet direct dependencies.*|\*\*\* Error during (?:writing|update) of the configuration.*)$/.exec(
+      line,
+    );
+  return m ? { kind: 'kconfig', file: null, line: null, message: m[1]!.trim() } : null;
+};
+
+/** gcc and clang: `file.c:12:5: error: message`, also without a column and `fatal error:`. */
+const compiler: Rule = (line) => {
+  const m = /^([^\s:][^:]*):(\d+):(?:(\d+):)?\s+(fatal error|error|warning):\s+(.+)$/.exec(line);
+  if (!m) return null;
+  return {
+    kind: m[4] === 'warning' ? 'compiler-warning' : 'compiler-error',
+    file: m[1]!,
+    line: Number(m[2]),
+    message: m[5]!.trim(),
+  };
+};
+
+/** GNU ld (`x.c:(.text+0x5): undefined reference to `f'`) and ld.lld (`ld.lld: error: undefined symbol: f`). */
+const linker: Rule = (line) => {
+  const what =
+    /(undefined reference to .*|multiple definition of .*|undefined symbol: .*|duplicate symbol: .*|cannot find -?\S+.*|relocation truncated to fit: .*)$/.exec(
+      line,
+    );
+  if (!what) return null;
+  const at = /^(?:\S*ld(?:\.\w+)?: )?(?:error: )?([^\s:()][^:()]*):(?:(\d+)|\([^)]*\)):\s/.exec(line);
+  const file = at && !/\bld(\.\w+)?$/.test(at[1]!) ? at[1]! : null;
+  // GNU ld appends "; other.o:(.data+0x0): first defined here": the excerpt keeps it.
+  const message = what[1]!.replace(/; \S+: first defined here$/, '').trim();
+  return { kind: 'linker', file, line: at?.[2] ? Number(at[2]) : null, message };
+};
+
+/** `make[2]: *** [Rules.mk:210: arch/x86/foo.o] Error 1`, `make: *** No rule to make target 'x'.  Stop.` */
+const make: Rule = (line) => {
+  const m = /^\s*(g?make)(?:\[\d+\])?: \*\*\* (.+)$/.exec(line);
+  return m ? { kind: 'make', file: null, line: null, message: m[2]!.trim() } : null;
+};
+
+const RULES: Rule[] = [xenDuplicate, kconfig, compiler, linker, make];
+
+/** Lines that belong to the diagnostic above them: gcc's source quote and caret, notes, ld's >>> lines. */
+function isContinuation(line: string): boolean {
+  return (
+    /^\s+\S|^\s*\d+\s*\||^\s*\|/.test(line) ||
+    /^[^\s:][^:]*:\d+:(\d+:)?\s+note:/.test(line) ||
+    /^>>> /.test(line)
+  );
+}
+
+/** Lines that set the scene for the diagnostic below them. */
+function isLeadIn(line: string): boolean {
+  return /In function|In file included from|^\s+from |: in function [`'‘]|^\S+: At top level:/.test(line);
+}
+
+const MAX_AFTER = 5;
+const MAX_BEFORE = 2;
+
+function excerptAt(lines: string[], i: number): string {
+  let from = i;
+  while (from > 0 && i - from < MAX_BEFORE && isLeadIn(lines[from - 1]!)) from--;
+  let to = i;
+  while (to + 1 < lines.length && to - i < MAX_AFTER && isContinuation(lines[to + 1]!)) to++;
+  return lines
+    .slice(from, to + 1)
+    .map((l) => l.trimEnd())
+    .join('\n');
+}
+
+/**
+ * Findings in log order. Make's `*** [...] Error N` lines repeat once per enclosing make, so
+ * only the first is kept: it names the innermost failing target. `collect2: error: ld
+ * returned 1 exit status` and `cc1: all warnings being treated as errors` add nothing and are
+ * not findings.
+ */
+export function parseBuildLog(logText: string): LogFinding[] {
+  const lines = stripAnsi(logText).replace(/\r\n?/g, '\n').split('\n');
+  const out: LogFinding[] = [];
+  let makeErrorSeen = false;
+  lines.forEach((line, i) => {
+    for (const rule of RULES) {
+      const hit = rule(line);
+      if (!hit) continue;
+      if (hit.kind === 'make' && /\] Error \d+/.test(hit.message)) {
+        if (makeErrorSeen) return;
+        makeErrorSeen = true;
+      }
+      out.push({ ...hit, excerpt: excerptAt(lines, i) });
+      return;
+    }
+  });
+  return out;
+}

@@ -1,0 +1,268 @@
+// The stage after the raw store: parse a stored mail, classify it, fill its columns,
+// and place patches and cover letters into series. Runs on the stored row, so it can
+// be re-run after a parser fix; running it twice on one row changes nothing.
+import { createHash } from 'node:crypto';
+import type { Database } from 'better-sqlite3';
+import { stmt } from '../series/sql.ts';
+import { authorOf, XEN_DEVEL_ADDRESSES } from '../mail/author.ts';
+import { classify, type MailKind } from '../mail/classify.ts';
+import { detectMangled } from '../mail/mangled.ts';
+import { parseMessage, type ParsedMessage } from '../mail/parse.ts';
+import { parseSubject, seriesTags } from '../mail/subject.ts';
+import { placeMessage } from '../series/group.ts';
+import type { PatchMail, SeriesToCheck } from '../series/types.ts';
+import { storeRawMessage } from './store.ts';
+
+/** The parts of the config this stage reads. */
+export interface ProcessConfig {
+  list: { name: string; addresses: string[] };
+  series: { groupWindowMinutes: number };
+}
+
+export interface ProcessOptions {
+  /** ISO time used for first_seen_at and windows without a Date header; defaults to now. */
+  now?: string;
+  maxBytes?: number;
+}
+
+export interface ProcessResult {
+  id: number;
+  messageId: string;
+  kind: MailKind;
+  reason: string;
+  versionId: number | null;
+  /** How the series rule placed it ("thread: in reply to <...>"), null for non-patches. */
+  rule: string | null;
+  newVersion: boolean;
+  /** Versions this mail superseded: cancel their pending work. */
+  superseded: number[];
+}
+
+interface Row {
+  id: number;
+  message_id: string;
+  raw: Buffer;
+  received_at: string;
+}
+
+export function processStoredMessage(
+  db: Database,
+  id: number,
+  cfg: ProcessConfig,
+  opts: ProcessOptions = {},
+): ProcessResult {
+  const row = stmt(db, 'SELECT id, message_id, raw, received_at FROM messages WHERE id = ?').get(id) as
+    Row | undefined;
+  if (!row) throw new Error(`message row ${id} does not exist`);
+  const now = opts.now ?? new Date().toISOString();
+  return db.transaction(() => {
+    const msg = parseMessage(row.raw, { maxBytes: opts.maxBytes });
+    const tags = parseSubject(msg.subject);
+    const cls = classify(msg, tags);
+    const lists = cfg.list.addresses.length ? cfg.list.addresses : XEN_DEVEL_ADDRESSES;
+    const author = authorOf(msg, lists);
+    const mangled = cls.kind === 'patch' ? detectMangled(msg) : null;
+    stmt(
+      db,
+      `UPDATE messages SET subject = ?, from_name = ?, from_addr = ?, date = ?, in_reply_to = ?, refs = ?,
+         kind = ?, kind_reason = ?, tags = ?, mangled = ?, error = ?, own = ? WHERE id = ?`,
+    ).run(
+      msg.subject,
+      author.name,
+      msg.fromAddr ? author.addr : null,
+      msg.date,
+      msg.inReplyTo,
+      JSON.stringify(msg.references),
+      cls.kind,
+      cls.reason,
+      JSON.stringify({
+        prefixes: tags.prefixes,
+        version: tags.version,
+        number: tags.number,
+        total: tags.total,
+        resend: tags.resend,
+        rfc: tags.rfc,
+        title: tags.title,
+      }),
+      mangled,
+      msg.error,
+      cls.own ? 1 : 0,
+      row.id,
+    );
+    const result: ProcessResult = {
+      id: row.id,
+      messageId: row.message_id,
+      kind: cls.kind,
+      reason: cls.reason,
+      versionId: null,
+      rule: null,
+      newVersion: false,
+      superseded: [],
+    };
+    if (cls.kind !== 'patch' && cls.kind !== 'cover') return result;
+    const placed = placeMessage(
+      db,
+      {
+        messageId: row.message_id,
+        kind: cls.kind,
+        subject: msg.subject,
+        title: tags.title,
+        version: tags.version,
+        number: cls.kind === 'cover' ? 0 : (tags.number ?? 1),
+        total: tags.total ?? 1,
+        resend: tags.resend,
+        tags: seriesTags(tags),
+        authorName: author.name,
+        authorAddr: author.addr,
+        date: msg.date,
+        inReplyTo: msg.inReplyTo,
+        references: msg.references,
+      },
+      {
+        list: cfg.list.name,
+        groupWindowMinutes: cfg.series.groupWindowMinutes,
+        now,
+        patchDigest: (mid) => storedPatchDigest(db, mid),
+      },
+    );
+    return {
+      ...result,
+      versionId: placed.versionId,
+      rule: placed.rule,
+      newVersion: placed.created,
+      superseded: placed.superseded,
+    };
+  })();
+}
+
+/** sha256 of the diff a stored patch mail carries (commit message and signature excluded). */
+export function storedPatchDigest(db: Database, messageId: string): string | null {
+  const row = stmt(db, 'SELECT raw FROM messages WHERE message_id = ?').get(messageId) as
+    { raw: Buffer } | undefined;
+  if (!row) return null;
+  const diff = diffOf(parseMessage(row.raw));
+  return diff ? createHash('sha256').update(diff).digest('hex') : null;
+}
+
+function diffOf(msg: ParsedMessage): string | null {
+  for (const text of [msg.body, ...msg.patchParts.map((p) => p.text)]) {
+    const start = text.search(/^diff --git /m);
+    if (start < 0) continue;
+    const rest = text.slice(start);
+    const sig = rest.search(/^-- ?\r?$/m);
+    return sig < 0 ? rest : rest.slice(0, sig);
+  }
+  return null;
+}
+
+export interface IngestSummary {
+  messages: number;
+  stored: number;
+  duplicates: number;
+  kinds: Record<string, number>;
+  /** Versions created or completed during this import. */
+  versions: number[];
+  superseded: number[];
+}
+
+/**
+ * Stores and processes a stream of raw mails, committing every `batch` mails: one
+ * broken mail is stored and marked, never stops the import.
+ */
+export function ingestMessages(
+  db: Database,
+  mails: Iterable<Buffer>,
+  source: string,
+  cfg: ProcessConfig,
+  opts: ProcessOptions & { batch?: number; afterCommit?: (count: number) => void } = {},
+): IngestSummary {
+  const summary: IngestSummary = {
+    messages: 0,
+    stored: 0,
+    duplicates: 0,
+    kinds: {},
+    versions: [],
+    superseded: [],
+  };
+  const versions = new Set<number>();
+  const batch = opts.batch ?? 500;
+  let pending: Buffer[] = [];
+  const flush = () => {
+    db.transaction(() => {
+      for (const raw of pending) {
+        const stored = storeRawMessage(db, raw, source);
+        summary.messages++;
+        if (!stored.inserted) {
+          summary.duplicates++;
+          continue;
+        }
+        summary.stored++;
+        const r = processStoredMessage(db, stored.id, cfg, opts);
+        summary.kinds[r.kind] = (summary.kinds[r.kind] ?? 0) + 1;
+        if (r.versionId !== null) versions.add(r.versionId);
+        summary.superseded.push(...r.superseded);
+      }
+    })();
+    opts.afterCommit?.(pending.length);
+    pending = [];
+  };
+  for (const raw of mails) {
+    pending.push(raw);
+    if (pending.length >= batch) flush();
+  }
+  if (pending.length) flush();
+  summary.versions = [...versions].sort((a, b) => a - b);
+  return summary;
+}
+
+/** Everything the git and build stages need for one version, raw bytes included. */
+export function loadSeriesToCheck(db: Database, versionId: number): SeriesToCheck {
+  const v = stmt(
+    db,
+    `SELECT sv.version, sv.tags, sv.missing, sv.cover_message_id, sv.head_message_id, s.author_name, s.author_addr
+       FROM series_versions sv JOIN series s ON s.id = sv.series_id WHERE sv.id = ?`,
+  ).get(versionId) as
+    | {
+        version: number;
+        tags: string;
+        missing: string;
+        cover_message_id: string | null;
+        head_message_id: string;
+        author_name: string | null;
+        author_addr: string;
+      }
+    | undefined;
+  if (!v) throw new Error(`series version ${versionId} does not exist`);
+  const mail = (id: string) =>
+    stmt(db, 'SELECT subject, raw, mangled FROM messages WHERE message_id = ?').get(id) as
+      { subject: string | null; raw: Buffer; mangled: string | null } | undefined;
+  const head = mail(v.head_message_id);
+  const cover = v.cover_message_id ? mail(v.cover_message_id) : undefined;
+  const rows = stmt(
+    db,
+    'SELECT message_id, number, total, subject FROM patches WHERE version_id = ? ORDER BY number',
+  ).all(versionId) as { message_id: string; number: number; total: number; subject: string }[];
+  const patches: PatchMail[] = rows.map((p) => {
+    const m = mail(p.message_id);
+    return {
+      number: p.number,
+      total: p.total,
+      subject: p.subject,
+      messageId: p.message_id,
+      raw: m?.raw ?? Buffer.alloc(0),
+      mangled: m?.mangled ?? null,
+    };
+  });
+  return {
+    title: parseSubject(head?.subject ?? '').title,
+    version: v.version,
+    author: v.author_name ? `${v.author_name} <${v.author_addr}>` : v.author_addr,
+    tags: JSON.parse(v.tags) as string[],
+    cover:
+      cover && v.cover_message_id
+        ? { messageId: v.cover_message_id, subject: cover.subject ?? '', raw: cover.raw }
+        : null,
+    patches,
+    missing: JSON.parse(v.missing) as number[],
+  };
+}

@@ -1,0 +1,241 @@
+import { join } from 'node:path';
+import type { Config } from '../config/load.ts';
+import type { ToolchainConfig } from '../config/schema.ts';
+import type { ApplyResult, BaseChoice, BuildReport, CheckResult, SeriesSummary } from '../contract.ts';
+import {
+  runMatrix,
+  type CheckInput,
+  type Phase,
+  type ProgressEvent,
+  type ToolchainBuild,
+} from '../build/matrix.ts';
+import type { Runner } from '../build/runner.ts';
+import { limitsFromConfig } from '../build/select-runner.ts';
+import { checkBuildOutput, compareWithBaseline, type Findings } from '../checks/index.ts';
+import { applySeries } from '../git/apply.ts';
+import { chooseBase, NoBaseError } from '../git/base.ts';
+import { ensureMirror, fetchMirror, type MirrorConfig } from '../git/mirror.ts';
+import { gitRaw } from '../git/run.ts';
+import { WorktreePool } from '../git/worktrees.ts';
+import type { Logger } from '../log.ts';
+import type { SeriesToCheck } from '../series/types.ts';
+import { VERSION } from '../version.ts';
+import { decideVerdict } from './verdict.ts';
+
+// One check of one series: base → apply → baseline build → series build → findings → verdict.
+// Plain data in (the series, the config), a CheckResult out. The caller (the CLI or the
+// daemon) records it and replies; nothing here touches the database or sends mail.
+
+export type CheckProgress =
+  | { stage: 'mirror'; detail: string; elapsedMs: number }
+  | { stage: 'base'; base: BaseChoice; elapsedMs: number }
+  | { stage: 'apply'; apply: ApplyResult; elapsedMs: number }
+  | { stage: 'build'; event: ProgressEvent; elapsedMs: number };
+
+export interface CheckInputs {
+  config: Config;
+  series: SeriesToCheck;
+  runner: Runner;
+  /** Upstream and local mirror; the daemon's is config.repo, a contributor's is their own clone. */
+  mirror: MirrorConfig;
+  explicitBase?: string | null;
+  resolveBasedOn?: (messageId: string) => Promise<SeriesToCheck | null>;
+  toolchains: ToolchainConfig[];
+  /** Where this run's build logs go. */
+  logDir: string;
+  log: Logger;
+  onProgress?: (p: CheckProgress) => void;
+  signal?: AbortSignal;
+  /** When builds started and ended, for the run's per-stage timestamps. */
+  onBuildWindow?: (w: { startedAt: string; finishedAt: string }) => void;
+}
+
+/** The stored shape of a build's findings (what the baseline cache keeps). */
+type BuildFindings = Findings & { problems: string[] };
+
+export async function runCheck(input: CheckInputs): Promise<CheckResult> {
+  const startedAt = new Date();
+  const elapsed = () => Date.now() - startedAt.getTime();
+  const { config, series, signal } = input;
+  const timeoutMs = config.repo.gitTimeoutSeconds * 1000;
+  const result = (
+    base: BaseChoice | null,
+    apply: ApplyResult | null,
+    builds: BuildReport[],
+    override?: { summary: string },
+  ): CheckResult => {
+    const v = decideVerdict(apply, builds);
+    return {
+      listciVersion: VERSION,
+      series: summarise(series),
+      base,
+      apply,
+      builds,
+      verdict: override ? 'error' : v.verdict,
+      summary: override?.summary ?? v.summary,
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+    };
+  };
+
+  await ensureMirror(input.mirror, { signal, timeoutMs });
+  const fetched = await fetchMirror(input.mirror, {
+    maxAgeSeconds: config.repo.fetchIntervalMinutes * 60,
+    signal,
+    timeoutMs,
+  });
+  input.onProgress?.({
+    stage: 'mirror',
+    detail: fetched.fetched ? 'fetched' : `fresh (${Math.round(fetched.ageSeconds)} s old)`,
+    elapsedMs: elapsed(),
+  });
+
+  let decision;
+  try {
+    decision = await chooseBase(series, {
+      mirror: input.mirror,
+      repo: config.repo,
+      explicitBase: input.explicitBase ?? null,
+      resolveBasedOn: input.resolveBasedOn,
+      signal,
+      timeoutMs,
+    });
+  } catch (e) {
+    if (e instanceof NoBaseError) return result(null, null, [], { summary: `error: ${e.message}` });
+    throw e;
+  }
+  input.onProgress?.({ stage: 'base', base: decision.choice, elapsedMs: elapsed() });
+
+  const pool = new WorktreePool({
+    mirror: input.mirror.path,
+    dir: join(config.workDir, 'worktrees'),
+    size: config.repo.worktrees,
+    timeoutMs,
+  });
+  const wt = await pool.acquire(signal);
+  try {
+    if (wt.recovered.length)
+      input.log.warn({ worktree: wt.path, recovered: wt.recovered }, 'worktree recovered');
+    const applied = await applySeries(wt.path, decision.choice.commit, series.patches, {
+      prerequisites: decision.prerequisites,
+      signal,
+      timeoutMs,
+    });
+    input.onProgress?.({ stage: 'apply', apply: applied.result, elapsedMs: elapsed() });
+    if (!applied.result.ok) return result(decision.choice, applied.result, []);
+
+    const seriesTip = (await gitRaw(wt.path, ['rev-parse', 'HEAD'], { signal })).trim();
+    const buildStart = new Date().toISOString();
+    const phase = (name: Phase, sourceCommit: string) => async () => {
+      await gitRaw(wt.path, ['checkout', '-q', '--detach', sourceCommit], { signal, timeoutMs });
+      return runMatrix({
+        runner: input.runner,
+        recipe: config.build.recipe,
+        toolchains: input.toolchains,
+        workDir: config.workDir,
+        slot: `wt-${wt.slot}`,
+        phase: name,
+        sourceDir: wt.path,
+        baseCommit: applied.baseTip,
+        parallel: config.build.parallel,
+        makeJobs: config.build.makeJobs,
+        limits: limitsFromConfig(config.build),
+        logCapBytes: config.build.logCapKb * 1024,
+        logDir: input.logDir,
+        check: checkOne,
+        confirmFailures: name === 'series',
+        onProgress: (event) => input.onProgress?.({ stage: 'build', event, elapsedMs: elapsed() }),
+        signal,
+      });
+    };
+    // The baseline is built from the base tree first, then the series on top of it in the same
+    // build dir, so the series build only recompiles what the series touched.
+    const baseline = await phase('baseline', applied.baseTip)();
+    const seriesBuilds = await phase('series', seriesTip)();
+    input.onBuildWindow?.({ startedAt: buildStart, finishedAt: new Date().toISOString() });
+    return result(decision.choice, applied.result, reportBuilds(baseline, seriesBuilds));
+  } finally {
+    wt.release();
+  }
+}
+
+async function checkOne(c: CheckInput): Promise<BuildFindings> {
+  const out = await checkBuildOutput({
+    buildDir: c.buildDir,
+    image: c.image,
+    intermediateImage: c.intermediateImage,
+    logText: c.logText,
+  });
+  return {
+    duplicates: out.duplicates,
+    fileCollisions: out.fileCollisions,
+    errors: out.errors,
+    problems: out.problems,
+  };
+}
+
+/** Baseline and series builds as the contract shows them, series findings marked new or pre-existing. */
+export function reportBuilds(baseline: ToolchainBuild[], series: ToolchainBuild[]): BuildReport[] {
+  const reports: BuildReport[] = [];
+  for (const b of baseline) {
+    const f = b.check as BuildFindings | null;
+    reports.push({
+      ...common(b),
+      duplicates: {
+        new: [],
+        preexisting: (f?.duplicates ?? []).map((d) => ({ ...d, status: 'preexisting' })),
+      },
+      fileCollisions: (f?.fileCollisions ?? []).map((x) => ({ ...x, status: 'preexisting' })),
+      errors: (f?.errors ?? []).map((e) => ({ ...e, status: 'preexisting' })),
+    });
+  }
+  for (const s of series) {
+    const base = baseline.find((b) => b.toolchain === s.toolchain);
+    const seriesFindings = s.check as BuildFindings | null;
+    const baseFindings = base && base.botError === null ? (base.check as BuildFindings | null) : null;
+    const roots = [s.buildDir, '/build', '/src'];
+    const compared = seriesFindings
+      ? compareWithBaseline(seriesFindings, baseFindings, { series: roots, baseline: roots })
+      : { duplicates: [], fileCollisions: [], errors: [] };
+    // A series built on a base that itself could not be judged has nothing to compare with.
+    const baseBroken =
+      base?.botError ??
+      (base && base.status !== 'pass' && base.status !== 'fail' ? `baseline ${base.status}` : null);
+    reports.push({
+      ...common(s),
+      botError: s.botError ?? (baseBroken ? `the base could not be built: ${baseBroken}` : null),
+      duplicates: {
+        new: compared.duplicates.filter((d) => d.status === 'new'),
+        preexisting: compared.duplicates.filter((d) => d.status === 'preexisting'),
+      },
+      fileCollisions: compared.fileCollisions,
+      errors: compared.errors,
+    });
+  }
+  return reports;
+}
+
+function common(b: ToolchainBuild) {
+  return {
+    toolchain: b.toolchain,
+    phase: b.phase,
+    status: b.status,
+    durationMs: b.durationMs,
+    cached: b.cached,
+    botError: b.botError,
+    logPath: b.logPath,
+  };
+}
+
+export function summarise(s: SeriesToCheck): SeriesSummary {
+  const head = s.cover ?? s.patches[0];
+  return {
+    title: s.title,
+    version: s.version,
+    author: s.author,
+    messageId: head?.messageId ?? null,
+    patches: s.patches.map((p) => ({ number: p.number, subject: p.subject, messageId: p.messageId })),
+    complete: s.missing.length === 0,
+    missing: s.missing,
+  };
+}

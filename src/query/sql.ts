@@ -1,0 +1,57 @@
+import type { Database, Statement } from 'better-sqlite3';
+
+// Small pieces of SQL the queries share.
+
+/** A LIKE pattern that matches `text` literally anywhere; use with ESCAPE '\'. */
+export function likeContains(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/**
+ * Toolchain names carry versions ("clang-14", "gcc-12"): asking for "clang" means any of
+ * them, asking for "clang-14" means that one. Binds @tc and @tcPrefix.
+ */
+export const TOOLCHAIN_MATCH = `(b.toolchain = @tc OR b.toolchain LIKE @tcPrefix ESCAPE '\\')`;
+
+export function toolchainParams(tc: string): { tc: string; tcPrefix: string } {
+  return { tc, tcPrefix: `${tc.replace(/[\\%_]/g, (c) => `\\${c}`)}-%` };
+}
+
+/** Build statuses that count as each verdict when a toolchain is named. */
+export const STATUSES_FOR_VERDICT = {
+  pass: ['pass'],
+  fail: ['fail', 'timeout'],
+  error: ['error', 'skipped'],
+} as const;
+
+/** The latest finished run of series `s` (the table alias must be `s`). */
+export const LATEST_RUN_OF_SERIES = `(SELECT r.id FROM series_versions v JOIN runs r ON r.version_id = v.id
+  WHERE v.series_id = s.id AND r.state = 'done' ORDER BY r.id DESC LIMIT 1)`;
+
+export const parseJsonArray = <T>(text: string | null): T[] => {
+  if (!text) return [];
+  try {
+    const v: unknown = JSON.parse(text);
+    return Array.isArray(v) ? (v as T[]) : [];
+  } catch {
+    return [];
+  }
+};
+
+const cache = new WeakMap<Database, Map<string, Statement>>();
+
+/**
+ * A prepared statement, compiled once per connection: compiling costs more than running
+ * these small lookups, and a list page runs a few hundred of them.
+ */
+export function stmt(db: Database, sql: string): Statement {
+  let byDb = cache.get(db);
+  if (!byDb) cache.set(db, (byDb = new Map()));
+  let s = byDb.get(sql);
+  if (!s) {
+    s = db.prepare(sql);
+    // Filter combinations are few, but a cursor or limit never enters the SQL text: bounded.
+    if (byDb.size < 500) byDb.set(sql, s);
+  }
+  return s;
+}

@@ -1,0 +1,29 @@
+// Shared by the mail and series tests: the corpus files and a fresh SQLite file.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Database } from 'better-sqlite3';
+import { openDb } from '../../src/db/open.ts';
+import { processStoredMessage, type ProcessResult } from '../../src/ingest/process.ts';
+import { extractMessageId, storeRawMessage } from '../../src/ingest/store.ts';
+
+export const CORPUS = fileURLToPath(new URL('../fixtures/mail/', import.meta.url));
+export const cfg = { list: { name: 'xen-devel', addresses: [] }, series: { groupWindowMinutes: 120 } };
+
+export const eml = (name: string): Buffer => readFileSync(join(CORPUS, `${name}.eml`));
+export const idOf = (name: string): string => extractMessageId(eml(name))!;
+
+export function freshDb(): Database {
+  return openDb(join(mkdtempSync(join(tmpdir(), 'listci-mail-')), 'listci.db'));
+}
+
+/** Stores and processes the named corpus mails in the given (arrival) order. */
+export function deliver(db: Database, names: string[], now?: string): Map<string, ProcessResult> {
+  const out = new Map<string, ProcessResult>();
+  for (const n of names) {
+    const s = storeRawMessage(db, eml(n), 'test:corpus');
+    out.set(n, processStoredMessage(db, s.id, cfg, now ? { now } : {}));
+  }
+  return out;
+}
