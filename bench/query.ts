@@ -158,6 +158,14 @@ const deep = writer
     `SELECT id, updated_at AS u FROM series ORDER BY updated_at DESC, id DESC LIMIT 1 OFFSET ${Math.floor(N * 0.9)}`,
   )
   .get() as { id: number; u: string };
+// A name that really occurs, in several files: "sym_N" of some "file.c#sym_N".
+const someName = (
+  writer
+    .prepare(`SELECT symbol FROM findings WHERE symbol LIKE '%#sym_%' ORDER BY id DESC LIMIT 1`)
+    .get() as {
+    symbol: string;
+  }
+).symbol.split('#')[1]!;
 writer.close();
 
 const db = openDb(dbPath, { readonly: true });
@@ -175,7 +183,7 @@ const CASES: [string, string][] = [
   ['series, since=7d', '/api/series?since=7d'],
   ['series, version=4', '/api/series?version=4'],
   ['findings, symbol key hvm.c#cpu_callback', '/api/findings?symbol=hvm.c%23cpu_callback'],
-  ['findings, symbol name sym_1234', '/api/findings?symbol=sym_1234'],
+  [`findings, symbol name ${someName}`, `/api/findings?symbol=${encodeURIComponent(someName)}`],
   ['findings, glob *.isra.0', '/api/findings?symbol=*.isra.0'],
   ['findings, new-only under clang', '/api/findings?newOnly=true&toolchain=clang'],
   ['metrics (cached for 10 s after the first scrape)', '/metrics'],

@@ -11,7 +11,7 @@ PACKAGES=(
   podman runc uidmap slirp4netns fuse-overlayfs containernetworking-plugins debootstrap  # containers
   dovecot-imapd dovecot-core        # the real IMAP server of the integration tests
   chromium                          # the browser test of the web page
-  dpkg-dev                          # apt-get source, for the real Xen tree
+  dpkg-dev curl                     # apt-get source, for the real Xen tree (scripts/get-xen.sh)
   libmailtools-perl                 # git send-email (regenerating the mail corpus, e2e series)
 )
 
@@ -35,7 +35,9 @@ if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-loc
   npm ci --no-audit --no-fund >&2
 fi
 
-# Podman's Docker-compatible API for the container runner.
-if [[ -x scripts/start-podman-service.sh ]]; then
-  scripts/start-podman-service.sh >&2
-fi
+# Podman's Docker-compatible API for the container runner, the toolchain images (made
+# here from Debian's packages: no registry is needed), and a real Xen tree for the
+# end-to-end test (Debian's xen source package, cached outside the checkout).
+scripts/start-podman-service.sh >&2
+scripts/build-images.sh gcc-12 clang-14 >&2
+scripts/get-xen.sh >&2

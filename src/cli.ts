@@ -3,6 +3,7 @@ import { ConfigError } from './config/load.ts';
 import { SchemaTooNewError } from './db/migrate.ts';
 import { ExitError } from './commands/common.ts';
 import { checkCommand } from './commands/check.ts';
+import { daemonCommand } from './commands/daemon.ts';
 import { dbCommand } from './commands/db.ts';
 import { ingestCommand } from './commands/ingest.ts';
 import { queryCommand } from './commands/query.ts';
@@ -19,6 +20,7 @@ export function program(): Command {
     .exitOverride()
     .showHelpAfterError();
   p.addCommand(checkCommand());
+  p.addCommand(daemonCommand());
   p.addCommand(dbCommand());
   p.addCommand(ingestCommand());
   p.addCommand(queryCommand());

@@ -122,6 +122,8 @@ async function check(opts: CheckOptions): Promise<number> {
     }
   }
   process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : summaryText(result));
+  // Exit 2 says "not judged" to a script; the line on stderr says why, as for every other exit 2.
+  if (result.verdict === 'error') process.stderr.write(`listci: check: ${result.summary}\n`);
   return EXIT[result.verdict];
 }
 

@@ -1,3 +1,4 @@
+import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/load.ts';
 import type { ToolchainConfig } from '../config/schema.ts';
@@ -10,6 +11,7 @@ import {
   type ToolchainBuild,
 } from '../build/matrix.ts';
 import type { Runner } from '../build/runner.ts';
+import { BUILD_IN_CONTAINER, SRC_IN_CONTAINER } from '../build/recipe.ts';
 import { limitsFromConfig } from '../build/select-runner.ts';
 import { checkBuildOutput, compareWithBaseline, type Findings } from '../checks/index.ts';
 import { applySeries } from '../git/apply.ts';
@@ -20,6 +22,7 @@ import { WorktreePool } from '../git/worktrees.ts';
 import type { Logger } from '../log.ts';
 import type { SeriesToCheck } from '../series/types.ts';
 import { VERSION } from '../version.ts';
+import { findingsInTreePaths } from './tree-paths.ts';
 import { decideVerdict } from './verdict.ts';
 
 // One check of one series: base → apply → baseline build → series build → findings → verdict.
@@ -142,7 +145,7 @@ export async function runCheck(input: CheckInputs): Promise<CheckResult> {
         limits: limitsFromConfig(config.build),
         logCapBytes: config.build.logCapKb * 1024,
         logDir: input.logDir,
-        check: checkOne,
+        check: checkIn(wt.path),
         confirmFailures: name === 'series',
         onProgress: (event) => input.onProgress?.({ stage: 'build', event, elapsedMs: elapsed() }),
         signal,
@@ -159,19 +162,37 @@ export async function runCheck(input: CheckInputs): Promise<CheckResult> {
   }
 }
 
-async function checkOne(c: CheckInput): Promise<BuildFindings> {
-  const out = await checkBuildOutput({
-    buildDir: c.buildDir,
-    image: c.image,
-    intermediateImage: c.intermediateImage,
-    logText: c.logText,
-  });
-  return {
-    duplicates: out.duplicates,
-    fileCollisions: out.fileCollisions,
-    errors: out.errors,
-    problems: out.problems,
+/** The checks of one build of the tree checked out at `sourceDir`, paths as the tree names them. */
+function checkIn(sourceDir: string): (c: CheckInput) => Promise<BuildFindings> {
+  return async (c) => {
+    const out = await checkBuildOutput({
+      buildDir: c.buildDir,
+      image: c.image,
+      intermediateImage: c.intermediateImage,
+      logText: c.logText,
+    });
+    return findingsInTreePaths(
+      {
+        duplicates: out.duplicates,
+        fileCollisions: out.fileCollisions,
+        errors: out.errors,
+        problems: out.problems,
+      },
+      {
+        source: [sourceDir, realOrSelf(sourceDir), SRC_IN_CONTAINER],
+        build: [c.buildDir, realOrSelf(c.buildDir), BUILD_IN_CONTAINER],
+      },
+    );
   };
+}
+
+// make's $(CURDIR) is the resolved directory: under a symlinked work dir the compiler sees that.
+function realOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 /** Baseline and series builds as the contract shows them, series findings marked new or pre-existing. */

@@ -45,7 +45,13 @@ export function decideVerdict(
   }
   if (broken.length > 0 || series.length === 0) {
     const names = [...new Set(broken.map((b) => b.toolchain))].join(', ');
-    return { verdict: 'error', summary: `error: listci could not judge${names ? ` (${names})` : ''}` };
+    // The first reason is the one to act on (the engine is down, an image is missing); the
+    // series build usually only repeats it or says the base could not be built.
+    const why = broken.find((b) => b.botError)?.botError;
+    return {
+      verdict: 'error',
+      summary: `error: listci could not judge${names ? ` (${names})` : ''}${why ? `: ${why}` : ''}`,
+    };
   }
   return {
     verdict: 'pass',

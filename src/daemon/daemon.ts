@@ -1,0 +1,183 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Database } from 'better-sqlite3';
+import type { Config } from '../config/load.ts';
+import { runnerFromConfig } from '../build/select-runner.ts';
+import { now, openDb } from '../db/open.ts';
+import type { Logger } from '../log.ts';
+import { deliverPending, imapCheckFor } from '../report/outbox.ts';
+import { startWebServer, type WebServer } from '../web/server.ts';
+import { claim, complete, fail, recoverInterrupted, type Job } from './queue.ts';
+import { cancelSuperseded, scheduleReady } from './schedule.ts';
+import { mailSourceFor, processUnclassified } from './sources.ts';
+import { executeCheck, recordBotFailure, type JobOutcome } from './worker.ts';
+
+// The main job: mail in → series → run queue → check → record → reply, one check at a
+// time, with a durable queue in SQLite. Stopping (SIGTERM) aborts the running check, which
+// stops its containers, and puts the job back for the next start.
+
+export interface DaemonOptions {
+  config: Config;
+  log: Logger;
+  /** Process what is there now, then exit (tests, the demo's `--once`). */
+  once?: boolean;
+  /** Called after each finished check. */
+  onRun?: (o: JobOutcome) => void;
+  /** Called once the web server listens. */
+  onListening?: (url: string) => void;
+  signal?: AbortSignal;
+  /** Tries per check before it is recorded as listci's own failure. */
+  maxAttempts?: number;
+}
+
+const MAX_ATTEMPTS = 3;
+
+export async function runDaemon(opts: DaemonOptions): Promise<void> {
+  const { config, log } = opts;
+  const db = openDb(config.database);
+  const recovered = recoverInterrupted(db);
+  if (recovered) log.warn({ jobs: recovered }, 'resuming checks interrupted by the last stop');
+
+  let web: WebServer | null = null;
+  if (config.web.enabled) {
+    web = await startWebServer({
+      dbPath: config.database,
+      host: config.web.host,
+      port: config.web.port,
+      log,
+      workDir: config.workDir,
+    });
+    opts.onListening?.(web.url);
+  }
+
+  const runner = runnerFromConfig(config.build, log);
+  let wake: () => void = () => {};
+  const source = mailSourceFor(config, db, log, () => wake());
+  source.start();
+
+  const current = new AbortController();
+  const stopping = () => opts.signal?.aborted === true;
+  opts.signal?.addEventListener('abort', () => {
+    current.abort(new Error('listci is stopping'));
+    wake();
+  });
+
+  const delivery = startDelivery(db, config, log);
+  try {
+    if (opts.once) await source.caughtUp();
+    while (!stopping()) {
+      intake(db, config, log);
+      const job = claim(db, ['check']);
+      if (job) {
+        await runJob(db, config, log, job, runner, current.signal, opts);
+        await delivery.pass();
+        continue;
+      }
+      await delivery.pass();
+      if (opts.once) break;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 1000);
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+  } finally {
+    await source.stop();
+    await delivery.stop();
+    await web?.close();
+    db.close();
+    log.info('stopped');
+  }
+}
+
+/** Classify what arrived, drop work for superseded versions, queue what is ready. */
+function intake(db: Database, config: Config, log: Logger): void {
+  processUnclassified(db, config, log);
+  const cancelled = cancelSuperseded(db);
+  if (cancelled.length) log.info({ runs: cancelled }, 'cancelled checks of superseded versions');
+  for (const s of scheduleReady(db, new Date(), config.series.incompleteWaitMinutes)) {
+    log.info({ run: s.runId, version: s.versionId }, 'series ready: check queued');
+  }
+}
+
+async function runJob(
+  db: Database,
+  config: Config,
+  log: Logger,
+  job: Job,
+  runner: ReturnType<typeof runnerFromConfig>,
+  signal: AbortSignal,
+  opts: DaemonOptions,
+): Promise<void> {
+  const deps = { db, config, runner, log };
+  try {
+    const outcome = await executeCheck(deps, job.ref_id, signal);
+    complete(db, job.id);
+    if (outcome.reply?.state === 'dry-run')
+      db.prepare('UPDATE runs SET reply_sent_at = ? WHERE id = ?').run(now(), job.ref_id);
+    opts.onRun?.(outcome);
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    if (signal.aborted) {
+      // Not the job's fault: it goes back to the queue as it was.
+      db.prepare(
+        `UPDATE jobs SET state = 'queued', locked_at = NULL, attempts = attempts - 1 WHERE id = ?`,
+      ).run(job.id);
+      db.prepare(`UPDATE runs SET state = 'queued' WHERE id = ?`).run(job.ref_id);
+      log.info({ run: job.ref_id }, 'check interrupted; it resumes at the next start');
+      return;
+    }
+    const max = opts.maxAttempts ?? MAX_ATTEMPTS;
+    log.error({ err: e, run: job.ref_id, attempt: job.attempts }, 'check failed (listci error)');
+    fail(db, job.id, message, { maxAttempts: max, baseDelayMs: 10_000 });
+    if (job.attempts >= max) await recordBotFailure(deps, job.ref_id, message);
+    else db.prepare(`UPDATE runs SET state = 'queued' WHERE id = ?`).run(job.ref_id);
+  }
+}
+
+/** The outbox's delivery passes, never two at once (an in-flight reply must not look abandoned). */
+function startDelivery(db: Database, config: Config, log: Logger) {
+  let running: Promise<void> | null = null;
+  let stopped = false;
+  const src = config.mail.source;
+  const imapCheck =
+    src.type === 'imap'
+      ? imapCheckFor({
+          host: src.host,
+          port: src.port,
+          secure: src.secure,
+          user: src.user,
+          password: config.secrets.imapPassword ?? '',
+          mailbox: src.mailbox,
+        })
+      : null;
+  const once = async () => {
+    if (!config.reply.smtp) return;
+    const report = await deliverPending(db, {
+      smtp: config.reply.smtp,
+      password: config.secrets.smtpPassword,
+      imapCheck,
+      log,
+    });
+    if (report.sent.length) log.info({ replies: report.sent }, 'replies sent');
+  };
+  const pass = async () => {
+    if (stopped) return;
+    if (!running)
+      running = once()
+        .catch((e: unknown) => log.error({ err: e }, 'reply delivery failed; retrying later'))
+        .finally(() => (running = null));
+    await running;
+  };
+  const timer = setInterval(() => void pass(), 5000);
+  return {
+    pass,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+      await sleep(0);
+    },
+  };
+}

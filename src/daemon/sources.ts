@@ -1,0 +1,104 @@
+import type { Database } from 'better-sqlite3';
+import type { Config } from '../config/load.ts';
+import { ImapSource } from '../ingest/imap.ts';
+import { importMaildir } from '../ingest/maildir.ts';
+import { splitMbox } from '../ingest/mbox.ts';
+import { ingestMessages, processStoredMessage } from '../ingest/process.ts';
+import type { Logger } from '../log.ts';
+import { readFileSync } from 'node:fs';
+
+// The daemon's mail source, whichever the config names. Every source stores the raw mail
+// first; the daemon's intake then classifies and groups whatever is still unclassified,
+// so a crash between the two loses nothing.
+
+export interface MailSource {
+  start(): void;
+  /** Resolves after a full pass over what the source holds now. */
+  caughtUp(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function mailSourceFor(config: Config, db: Database, log: Logger, onMail: () => void): MailSource {
+  const src = config.mail.source;
+  switch (src.type) {
+    case 'imap':
+      return imapSource(config, db, log, onMail);
+    case 'maildir':
+      return pollingSource(src.pollSeconds * 1000, log, () => {
+        const s = importMaildir(db, src.path, config);
+        if (s.stored) log.info({ stored: s.stored, kinds: s.kinds }, `maildir: ${s.stored} new mail(s)`);
+        onMail();
+      });
+    case 'mbox':
+      return pollingSource(null, log, () => {
+        const s = ingestMessages(db, splitMbox(readFileSync(src.path)), `mbox:${src.path}`, config);
+        log.info({ stored: s.stored, kinds: s.kinds }, `mbox: ${s.stored} new mail(s)`);
+        onMail();
+      });
+  }
+}
+
+function imapSource(config: Config, db: Database, log: Logger, onMail: () => void): MailSource {
+  const src = config.mail.source;
+  if (src.type !== 'imap') throw new Error('not an IMAP source');
+  const imap = new ImapSource({
+    host: src.host,
+    port: src.port,
+    secure: src.secure,
+    user: src.user,
+    password: config.secrets.imapPassword ?? '',
+    mailbox: src.mailbox,
+    recheckSeconds: src.recheckSeconds,
+    db,
+    log,
+    onStored: (s) => {
+      if (s.inserted) onMail();
+    },
+  });
+  return { start: () => imap.start(), caughtUp: () => imap.caughtUp(), stop: () => imap.stop() };
+}
+
+/** A source read by polling (Maildir), or once (mbox: intervalMs null). */
+function pollingSource(intervalMs: number | null, log: Logger, pass: () => void): MailSource {
+  let timer: NodeJS.Timeout | null = null;
+  let done = false;
+  const safePass = () => {
+    try {
+      pass();
+    } catch (e) {
+      log.error({ err: e }, 'mail source pass failed; retrying on the next pass');
+    }
+  };
+  return {
+    start() {
+      safePass();
+      if (intervalMs !== null) timer = setInterval(() => !done && safePass(), intervalMs);
+    },
+    async caughtUp() {
+      safePass();
+    },
+    async stop() {
+      done = true;
+      if (timer) clearInterval(timer);
+    },
+  };
+}
+
+/** Mails stored but not yet classified (IMAP's, or left by a crash) are processed now. */
+export function processUnclassified(db: Database, config: Config, log: Logger): number {
+  const rows = db.prepare(`SELECT id FROM messages WHERE kind = 'unclassified' ORDER BY id`).all() as {
+    id: number;
+  }[];
+  for (const { id } of rows) {
+    try {
+      db.transaction(() => processStoredMessage(db, id, config))();
+    } catch (e) {
+      // Kept and marked, never dropped: a maintainer can look at it and reprocess.
+      log.error({ err: e, message: id }, 'could not process a stored mail');
+      db.prepare(
+        `UPDATE messages SET kind = 'malformed', kind_reason = 'listci failed to process it', error = ? WHERE id = ?`,
+      ).run(String(e instanceof Error ? e.message : e), id);
+    }
+  }
+  return rows.length;
+}
