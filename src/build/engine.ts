@@ -43,6 +43,13 @@ export class ContainerRunner implements Runner {
     return mount.containerPath;
   }
 
+  /** Build containers outlive a listci killed with -9; the next daemon start removes them. */
+  async removeLeftovers(): Promise<number> {
+    const found = await this.docker.listContainers({ all: true, filters: { label: ['org.listci.build=1'] } });
+    for (const c of found) await this.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+    return found.length;
+  }
+
   async run(spec: RunSpec): Promise<RunOutcome> {
     const started = Date.now();
     const since = (): number => Date.now() - started;

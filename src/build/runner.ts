@@ -51,6 +51,8 @@ export interface Runner {
   /** The path a step must use for a mount: the container path, or the host path when run locally. */
   pathIn(mount: Mount): string;
   run(spec: RunSpec): Promise<RunOutcome>;
+  /** At daemon start: remove what a killed listci left behind (its labelled containers). */
+  removeLeftovers?(): Promise<number>;
 }
 
 export function botFailure(botError: string, durationMs = 0): RunOutcome {

@@ -50,6 +50,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   }
 
   const runner = runnerFromConfig(config.build, log);
+  const leftovers = await runner.removeLeftovers?.().catch((e: unknown) => {
+    log.warn({ err: e }, 'could not list leftover build containers');
+    return 0;
+  });
+  if (leftovers) log.warn({ containers: leftovers }, 'removed build containers left by an earlier listci');
   let wake: () => void = () => {};
   const source = mailSourceFor(config, db, log, () => wake());
   source.start();

@@ -87,7 +87,7 @@ export function latencyChart(points: LatencyPoint[]): SafeHtml {
     <line x1="${pad.l}" y1="${h - pad.b}" x2="${w - pad.r}" y2="${h - pad.b}" stroke="#bbb"></line>
     <line x1="${pad.l}" y1="${pad.t}" x2="${pad.l}" y2="${h - pad.b}" stroke="#bbb"></line>
     <text x="${pad.l - 4}" y="${pad.t + 10}" font-size="11" fill="#555" text-anchor="end">
-      ${Math.ceil(maxMin)} min
+      ${maxMin.toFixed(1)} min
     </text>
     <text x="${pad.l - 4}" y="${h - pad.b}" font-size="11" fill="#555" text-anchor="end">0</text>
     <text x="${pad.l}" y="${h - 6}" font-size="11" fill="#555">
