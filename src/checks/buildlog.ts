@@ -60,7 +60,9 @@ const linker: Rule = (line) => {
 /** `make[2]: *** [Rules.mk:210: arch/x86/foo.o] Error 1`, `make: *** No rule to make target 'x'.  Stop.` */
 const make: Rule = (line) => {
   const m = /^\s*(g?make)(?:\[\d+\])?: \*\*\* (.+)$/.exec(line);
-  return m ? { kind: 'make', file: null, line: null, message: m[2]!.trim() } : null;
+  // "Waiting for unfinished jobs...." is make -j reporting an error already reported.
+  if (!m || m[2]!.startsWith('Waiting for unfinished jobs')) return null;
+  return { kind: 'make', file: null, line: null, message: m[2]!.trim() };
 };
 
 const RULES: Rule[] = [xenDuplicate, kconfig, compiler, linker, make];
@@ -115,5 +117,8 @@ export function parseBuildLog(logText: string): LogFinding[] {
       return;
     }
   });
-  return out;
+  // make's own "*** [...] Error 1" only says that something above failed: it is a finding of
+  // its own only when nothing more precise explains the failure.
+  const explained = out.some((f) => f.kind !== 'make' && f.kind !== 'compiler-warning');
+  return explained ? out.filter((f) => f.kind !== 'make') : out;
 }

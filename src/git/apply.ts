@@ -115,6 +115,8 @@ async function conflictedFiles(wt: string, message: string, call: GitCallOptions
     /^error: (.+?): does not exist in index$/gm,
     /^error: (.+?): already exists in (?:index|working directory)$/gm,
     /^CONFLICT \(modify\/delete\): (\S+) deleted/gm,
+    // -3 had no preimage blob to merge with: the patch was made against a tree we do not have.
+    /^error: sha1 information is lacking or useless \((.+?)\)\.$/gm,
   ];
   for (const re of patterns) for (const m of message.matchAll(re)) files.add(m[1]!);
   return [...files].sort();

@@ -23,6 +23,7 @@ import type { Logger } from '../log.ts';
 import type { SeriesToCheck } from '../series/types.ts';
 import { VERSION } from '../version.ts';
 import { findingsInTreePaths } from './tree-paths.ts';
+import { withoutStaleObjects } from './stale-objects.ts';
 import { decideVerdict } from './verdict.ts';
 
 // One check of one series: base → apply → baseline build → series build → findings → verdict.
@@ -145,7 +146,7 @@ export async function runCheck(input: CheckInputs): Promise<CheckResult> {
         limits: limitsFromConfig(config.build),
         logCapBytes: config.build.logCapKb * 1024,
         logDir: input.logDir,
-        check: checkIn(wt.path),
+        check: checkIn(join(wt.path, config.build.recipe.subdir), wt.path),
         confirmFailures: name === 'series',
         onProgress: (event) => input.onProgress?.({ stage: 'build', event, elapsedMs: elapsed() }),
         signal,
@@ -163,7 +164,7 @@ export async function runCheck(input: CheckInputs): Promise<CheckResult> {
 }
 
 /** The checks of one build of the tree checked out at `sourceDir`, paths as the tree names them. */
-function checkIn(sourceDir: string): (c: CheckInput) => Promise<BuildFindings> {
+function checkIn(makeDir: string, sourceDir: string): (c: CheckInput) => Promise<BuildFindings> {
   return async (c) => {
     const out = await checkBuildOutput({
       buildDir: c.buildDir,
@@ -171,10 +172,12 @@ function checkIn(sourceDir: string): (c: CheckInput) => Promise<BuildFindings> {
       intermediateImage: c.intermediateImage,
       logText: c.logText,
     });
+    const current = (objects: string[]) =>
+      withoutStaleObjects(objects, { sourceDir: makeDir, buildDir: c.buildDir });
     return findingsInTreePaths(
       {
-        duplicates: out.duplicates,
-        fileCollisions: out.fileCollisions,
+        duplicates: out.duplicates.map((d) => ({ ...d, objects: current(d.objects) })),
+        fileCollisions: out.fileCollisions.map((f) => ({ ...f, objects: current(f.objects) })),
         errors: out.errors,
         problems: out.problems,
       },

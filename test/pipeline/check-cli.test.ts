@@ -265,9 +265,12 @@ build:
   toolchains: [ { name: gcc-12, image: listci-no-such-image:12, cc: gcc } ]
 `,
     );
-    const r = runCli(['check', '-c', 'podman.yaml', '--mbox', writeMbox(join(dir, 'bad.mbox'), BAD), '--json'], {
-      cwd: dir,
-    });
+    const r = runCli(
+      ['check', '-c', 'podman.yaml', '--mbox', writeMbox(join(dir, 'bad.mbox'), BAD), '--json'],
+      {
+        cwd: dir,
+      },
+    );
     assert.equal(r.code, 2, r.stderr);
     const result = json(r);
     assert.equal(result.verdict, 'error');
@@ -317,11 +320,13 @@ test("--range A..B --repo DIR checks a contributor's local commits, without mail
     join(dir, 'listci.yaml'),
     'build: { runner: local, toolchains: [ { name: gcc, cc: gcc }, { name: clang, cc: clang } ] }\n',
   );
-  const r = runCli(['check', '--range', 'main..HEAD', '--repo', 'xen', '--json', '--no-record'], { cwd: dir });
+  const r = runCli(['check', '--range', 'origin/main..HEAD', '--repo', 'xen', '--json', '--no-record'], {
+    cwd: dir,
+  });
   assert.equal(r.code, 1, r.stderr);
   const result = json(r);
   assert.equal(result.verdict, 'fail');
-  assert.equal(result.base?.commit, DEMO_BASE, 'the merge base of main and HEAD');
+  assert.equal(result.base?.commit, DEMO_BASE, 'the merge base of origin/main and HEAD');
   assert.deepEqual(
     result.series.patches.map((p) => [p.number, p.subject, p.messageId]),
     [
