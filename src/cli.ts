@@ -5,6 +5,7 @@ import { ExitError } from './commands/common.ts';
 import { checkCommand } from './commands/check.ts';
 import { daemonCommand } from './commands/daemon.ts';
 import { dbCommand } from './commands/db.ts';
+import { imagesCommand } from './commands/images.ts';
 import { ingestCommand } from './commands/ingest.ts';
 import { queryCommand } from './commands/query.ts';
 import { serveCommand } from './commands/serve.ts';
@@ -22,6 +23,7 @@ export function program(): Command {
   p.addCommand(checkCommand());
   p.addCommand(daemonCommand());
   p.addCommand(dbCommand());
+  p.addCommand(imagesCommand());
   p.addCommand(ingestCommand());
   p.addCommand(queryCommand());
   p.addCommand(serveCommand());

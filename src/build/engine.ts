@@ -46,7 +46,11 @@ export class ContainerRunner implements Runner {
   /** Build containers outlive a listci killed with -9; the next daemon start removes them. */
   async removeLeftovers(): Promise<number> {
     const found = await this.docker.listContainers({ all: true, filters: { label: ['org.listci.build=1'] } });
-    for (const c of found) await this.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+    for (const c of found)
+      await this.docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined);
     return found.length;
   }
 
@@ -137,7 +141,8 @@ export class ContainerRunner implements Runner {
   }
 
   /** A missing image is the bot's setup problem, and the message says how to fix it. */
-  private async checkImage(image: string): Promise<string | null> {
+  /** null when the image is there; otherwise why it cannot be used, in words for the operator. */
+  async checkImage(image: string): Promise<string | null> {
     try {
       await this.docker.getImage(image).inspect();
       return null;

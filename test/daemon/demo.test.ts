@@ -12,7 +12,10 @@ test('the demo checks a good and a bad series and writes both replies', () => {
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /local runner/);
   assert.match(r.stdout, /see README\.md/);
-  assert.match(r.stdout, /checked "xen\/console: say which console is in use" by Alice Contributor <alice@example\.org>: PASS/);
+  assert.match(
+    r.stdout,
+    /checked "xen\/console: say which console is in use" by Alice Contributor <alice@example\.org>: PASS/,
+  );
   assert.match(r.stdout, /checked "serial port parsing" by Bob Newcomer <bob@example\.org>: FAIL/);
   assert.match(r.stdout, /new duplicate symbol util\.c#parse_one \(gcc: common\/util\.o, drivers\/util\.o\)/);
   assert.match(r.stdout, /demo done/);
