@@ -122,7 +122,7 @@ export class ContainerRunner implements Runner {
           ? 'build aborted'
           : exitCode === null && !timedOut
             ? `the container engine did not report the exit code of ${spec.argv[0] ?? 'the step'}`
-            : null,
+            : log.writeError,
         logTruncated: log.truncated,
       };
     } catch (e) {

@@ -75,7 +75,7 @@ export class LocalRunner implements Runner {
           timedOut,
           oomKilled: false,
           durationMs: Date.now() - started,
-          botError: spawnError ?? (aborted ? 'build aborted' : null),
+          botError: spawnError ?? (aborted ? 'build aborted' : null) ?? log.writeError,
           logTruncated: log.truncated,
         });
       });

@@ -13,8 +13,17 @@ export class CappedLog {
   private tail: Buffer[] = [];
   private tailBytes = 0;
   private dropped = 0;
+  /**
+   * The first write that failed (a full disk), in words: the rest of the output is dropped and
+   * the runner reports this as listci's error. A throw here would happen in a stream's 'data'
+   * handler, where it takes the whole daemon down.
+   */
+  writeError: string | null = null;
 
-  constructor(path: string, capBytes: number) {
+  constructor(
+    private readonly path: string,
+    capBytes: number,
+  ) {
     this.fd = openSync(path, 'a');
     this.headCap = Math.floor(capBytes / 2);
     this.tailCap = capBytes - this.headCap;
@@ -24,7 +33,7 @@ export class CappedLog {
     let buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (this.headWritten < this.headCap) {
       const n = Math.min(buf.length, this.headCap - this.headWritten);
-      writeSync(this.fd, buf, 0, n);
+      this.put(buf.subarray(0, n));
       this.headWritten += n;
       buf = buf.subarray(n);
     }
@@ -53,10 +62,23 @@ export class CappedLog {
   /** Writes the kept tail (after a note of what was dropped) and closes the file. */
   close(): void {
     if (this.dropped > 0) {
-      writeSync(this.fd, `\n[listci: ${this.dropped} bytes of build output dropped here (log cap)]\n`);
+      this.put(`\n[listci: ${this.dropped} bytes of build output dropped here (log cap)]\n`);
     }
-    for (const b of this.tail) writeSync(this.fd, b);
+    for (const b of this.tail) this.put(b);
     this.tail = [];
-    closeSync(this.fd);
+    try {
+      closeSync(this.fd);
+    } catch (e) {
+      this.writeError ??= `cannot write the build log ${this.path}: ${(e as Error).message}`;
+    }
+  }
+
+  private put(b: Buffer | string): void {
+    if (this.writeError) return;
+    try {
+      writeSync(this.fd, typeof b === 'string' ? Buffer.from(b) : b);
+    } catch (e) {
+      this.writeError = `cannot write the build log ${this.path}: ${(e as Error).message}`;
+    }
   }
 }

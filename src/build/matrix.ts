@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import type { BuildStatus } from '../contract.ts';
 import type { ToolchainConfig } from '../config/schema.ts';
+import { assertRoom } from './disk-space.ts';
 import { configHash, runRecipe, type RecipeConfig, type RecipeOutcome, type StepName } from './recipe.ts';
 import type { RunLimits, Runner } from './runner.ts';
 
@@ -210,6 +211,14 @@ export async function buildOne(
 
   const status = statusOf(r);
   const logText = readFileSync(logPath, 'utf8');
+  // Out of disk space is listci's failure, not the series' (nor the base's): the attempt is
+  // dropped before anything is judged or cached.
+  if (status !== 'pass')
+    assertRoom(
+      input.workDir,
+      `${input.phase} build under ${toolchain.name}`,
+      `${botErrorOf(r, input.limits) ?? ''}\n${logText.slice(-65536)}`,
+    );
   const check =
     input.check && (status === 'pass' || status === 'fail')
       ? await input.check({

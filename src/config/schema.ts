@@ -130,6 +130,8 @@ const replySection = z.strictObject({
   /** Base URL of the web page, for a link to the run in each reply. */
   webUrl: z.string().nullable().default(null),
   smtp: smtpSection.nullable().default(null),
+  /** First wait after a reply the SMTP server refused for now (4xx, no answer); doubles per try, up to an hour. */
+  retryBaseSeconds: z.number().positive().default(60),
 });
 
 const webSection = z.strictObject({

@@ -4,11 +4,11 @@ import type { Config } from '../config/load.ts';
 import { runnerFromConfig } from '../build/select-runner.ts';
 import { now, openDb } from '../db/open.ts';
 import type { Logger } from '../log.ts';
-import { deliverPending, imapCheckFor } from '../report/outbox.ts';
+import { DEFAULT_BACKOFF, deliverPending, imapCheckFor } from '../report/outbox.ts';
 import { startWebServer, type WebServer } from '../web/server.ts';
 import { claim, complete, fail, recoverInterrupted, type Job } from './queue.ts';
 import { cancelSuperseded, scheduleReady } from './schedule.ts';
-import { mailSourceFor, processUnclassified } from './sources.ts';
+import { imapMailbox, mailSourceFor, processUnclassified } from './sources.ts';
 import { executeCheck, recordBotFailure, type JobOutcome } from './worker.ts';
 
 // The main job: mail in → series → run queue → check → record → reply, one check at a
@@ -74,11 +74,15 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       const job = claim(db, ['check']);
       if (job) {
         await runJob(db, config, log, job, runner, current.signal, opts);
-        await delivery.pass();
+        // Not awaited: a slow SMTP server must not hold up the next check.
+        void delivery.pass();
         continue;
       }
-      await delivery.pass();
-      if (opts.once) break;
+      if (opts.once) {
+        await delivery.pass();
+        break;
+      }
+      void delivery.pass();
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 1000);
         wake = () => {
@@ -145,24 +149,15 @@ async function runJob(
 function startDelivery(db: Database, config: Config, log: Logger) {
   let running: Promise<void> | null = null;
   let stopped = false;
-  const src = config.mail.source;
-  const imapCheck =
-    src.type === 'imap'
-      ? imapCheckFor({
-          host: src.host,
-          port: src.port,
-          secure: src.secure,
-          user: src.user,
-          password: config.secrets.imapPassword ?? '',
-          mailbox: src.mailbox,
-        })
-      : null;
+  const mailbox = imapMailbox(config);
+  const imapCheck = mailbox ? imapCheckFor(mailbox) : null;
   const once = async () => {
     if (!config.reply.smtp) return;
     const report = await deliverPending(db, {
       smtp: config.reply.smtp,
       password: config.secrets.smtpPassword,
       imapCheck,
+      backoff: { ...DEFAULT_BACKOFF, baseMs: config.reply.retryBaseSeconds * 1000 },
       log,
     });
     if (report.sent.length) log.info({ replies: report.sent }, 'replies sent');

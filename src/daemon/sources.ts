@@ -1,6 +1,7 @@
 import type { Database } from 'better-sqlite3';
 import type { Config } from '../config/load.ts';
 import { ImapSource } from '../ingest/imap.ts';
+import type { ImapMailboxOptions } from '../ingest/imap-search.ts';
 import { importMaildir } from '../ingest/maildir.ts';
 import { splitMbox } from '../ingest/mbox.ts';
 import { ingestMessages, processStoredMessage } from '../ingest/process.ts';
@@ -38,16 +39,20 @@ export function mailSourceFor(config: Config, db: Database, log: Logger, onMail:
   }
 }
 
+/** The list's mailbox as the IMAP clients want it, or null when mail does not come over IMAP. */
+export function imapMailbox(config: Config): ImapMailboxOptions | null {
+  const src = config.mail.source;
+  if (src.type !== 'imap') return null;
+  const { host, port, secure, user, mailbox } = src;
+  return { host, port, secure, user, mailbox, password: config.secrets.imapPassword ?? '' };
+}
+
 function imapSource(config: Config, db: Database, log: Logger, onMail: () => void): MailSource {
   const src = config.mail.source;
-  if (src.type !== 'imap') throw new Error('not an IMAP source');
+  const mailbox = imapMailbox(config);
+  if (src.type !== 'imap' || !mailbox) throw new Error('not an IMAP source');
   const imap = new ImapSource({
-    host: src.host,
-    port: src.port,
-    secure: src.secure,
-    user: src.user,
-    password: config.secrets.imapPassword ?? '',
-    mailbox: src.mailbox,
+    ...mailbox,
     recheckSeconds: src.recheckSeconds,
     db,
     log,

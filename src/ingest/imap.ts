@@ -3,15 +3,10 @@ import type { Database } from 'better-sqlite3';
 import { now } from '../db/open.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { Backoff } from './backoff.ts';
+import type { ImapMailboxOptions } from './imap-search.ts';
 import { storeRawMessage, type StoredMessage } from './store.ts';
 
-export interface ImapSourceOptions {
-  host: string;
-  port: number;
-  secure: boolean;
-  user: string;
-  password: string;
-  mailbox: string;
+export interface ImapSourceOptions extends ImapMailboxOptions {
   /** Backstop: look for new mail this often even when IDLE reported nothing. */
   recheckSeconds: number;
   /** Key in mail_sync and value of messages.source; default "imap:user@host:port/mailbox". */

@@ -11,6 +11,7 @@ import {
   type ToolchainBuild,
 } from '../build/matrix.ts';
 import type { Runner } from '../build/runner.ts';
+import { assertRoom } from '../build/disk-space.ts';
 import { BUILD_IN_CONTAINER, SRC_IN_CONTAINER } from '../build/recipe.ts';
 import { limitsFromConfig } from '../build/select-runner.ts';
 import { checkBuildOutput, compareWithBaseline, type Findings } from '../checks/index.ts';
@@ -82,6 +83,8 @@ export async function runCheck(input: CheckInputs): Promise<CheckResult> {
     };
   };
 
+  // A full work dir would make the series look broken (see build/disk-space.ts): not now.
+  assertRoom(config.workDir, 'before the check');
   await ensureMirror(input.mirror, { signal, timeoutMs });
   const fetched = await fetchMirror(input.mirror, {
     maxAgeSeconds: config.repo.fetchIntervalMinutes * 60,
@@ -126,7 +129,15 @@ export async function runCheck(input: CheckInputs): Promise<CheckResult> {
       timeoutMs,
     });
     input.onProgress?.({ stage: 'apply', apply: applied.result, elapsedMs: elapsed() });
-    if (!applied.result.ok) return result(decision.choice, applied.result, []);
+    if (!applied.result.ok) {
+      const p = applied.result.failedPatch;
+      assertRoom(
+        config.workDir,
+        `applying ${p ? `patch ${p.number}/${p.total}` : 'the series'}`,
+        applied.result.error,
+      );
+      return result(decision.choice, applied.result, []);
+    }
 
     const seriesTip = (await gitRaw(wt.path, ['rev-parse', 'HEAD'], { signal })).trim();
     const buildStart = new Date().toISOString();

@@ -44,6 +44,7 @@ export function replyConfig(over: Partial<RawConfig['reply']> = {}): RawConfig['
     perHour: 60,
     webUrl: 'https://ci.example.org/listci',
     smtp: null,
+    retryBaseSeconds: 60,
     ...over,
   };
 }
