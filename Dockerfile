@@ -14,13 +14,17 @@ RUN apt-get update \
 
 WORKDIR /opt/listci
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# Behind a TLS-intercepting proxy, pass its CA as a build secret:
+#   podman build --secret id=npm_ca,src=/path/to/ca.pem ...
+RUN --mount=type=secret,id=npm_ca \
+    if [ -s /run/secrets/npm_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm_ca; fi; \
+    npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY bin ./bin
 COPY src ./src
 COPY migrations ./migrations
 COPY config ./config
 
-RUN useradd --system --create-home --home-dir /var/lib/listci --uid 10001 listci
+RUN useradd --create-home --home-dir /var/lib/listci --uid 10001 listci
 USER listci
 WORKDIR /var/lib/listci
 ENV NODE_ENV=production
