@@ -54,6 +54,11 @@ export interface MatrixInput {
   check?: ((c: CheckInput) => Promise<unknown>) | undefined;
   /** Series phase: rebuild a failed build from an empty build dir before the series is blamed. */
   confirmFailures?: boolean | undefined;
+  /**
+   * A failure the log already explains deterministically (Xen's own duplicate-symbol check)
+   * needs no clean rebuild to confirm it: that rebuild is a cold build, minutes on Xen.
+   */
+  failureExplained?: ((logText: string) => boolean) | undefined;
   onProgress?: ((e: ProgressEvent) => void) | undefined;
   signal?: AbortSignal | undefined;
 }
@@ -194,7 +199,12 @@ export async function buildOne(
   let duration = r.durationMs;
   // An incremental build can fail for reasons of its own (stale objects after a rename): blame the
   // series only if it fails from an empty build dir too.
-  if (input.phase === 'series' && input.confirmFailures && statusOf(r) === 'fail') {
+  if (
+    input.phase === 'series' &&
+    input.confirmFailures &&
+    statusOf(r) === 'fail' &&
+    !input.failureExplained?.(readFileSync(logPath, 'utf8'))
+  ) {
     input.onProgress?.({
       toolchain: toolchain.name,
       phase: input.phase,

@@ -159,6 +159,8 @@ export async function runCheck(input: CheckInputs): Promise<CheckResult> {
         logDir: input.logDir,
         check: checkIn(join(wt.path, config.build.recipe.subdir), wt.path),
         confirmFailures: name === 'series',
+        // Xen's --error-dup stopping the link is the same from an empty build dir.
+        failureExplained: (log) => /^Duplicate symbol '/m.test(log),
         onProgress: (event) => input.onProgress?.({ stage: 'build', event, elapsedMs: elapsed() }),
         signal,
       });

@@ -1,3 +1,4 @@
+import { skipUnlessCi } from '../helpers/prerequisite.ts';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { tempDir } from '../helpers/cli.ts';
 // A full work dir (a real 1 MiB tmpfs, filled with dd) is listci's problem: it is named as
 // such, and a build log that cannot be written does not take the daemon down.
 
-const skip = process.getuid?.() !== 0 && 'mounting a small tmpfs needs root';
+const skip = skipUnlessCi(process.getuid?.() !== 0 && 'mounting a small tmpfs needs root');
 let dir: string;
 let full: string;
 const filler = () => join(full, 'filler');

@@ -1,3 +1,4 @@
+import { skipUnlessCi } from '../helpers/prerequisite.ts';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -141,7 +142,7 @@ test('SMTP server refusing mail (421, then 451) for a while: each reply goes out
 
 test(
   "work dir full during a build: listci's error, never the series' fail; the retry succeeds once space is back",
-  { skip: process.getuid?.() !== 0 && 'mounting a small tmpfs needs root' },
+  { skip: skipUnlessCi(process.getuid?.() !== 0 && 'mounting a small tmpfs needs root') },
   async () => {
     const c = setup('disk-full');
     mkdirSync(c.workDir);

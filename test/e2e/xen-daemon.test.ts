@@ -1,3 +1,4 @@
+import { skipUnlessCi } from '../helpers/prerequisite.ts';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -178,7 +179,7 @@ function assertThreadedBotReply(reply: ParsedMail, patch: ParsedMail, author: st
 
 test(
   'a real hypervisor fix sent with git send-email gets a threaded PASS reply for gcc-12 and clang-14',
-  { skip: missing ?? false, timeout: PER_TEST_MS },
+  { skip: skipUnlessCi(missing), timeout: PER_TEST_MS },
   async () => {
     const author = 'andrew.cooper3@citrix.com';
     const from = `Andrew Cooper <${author}>`;
@@ -237,7 +238,7 @@ test(
 
 test(
   'two new .S files with the same basename and local label get a FAIL reply naming the new duplicate',
-  { skip: missing ?? false, timeout: PER_TEST_MS },
+  { skip: skipUnlessCi(missing), timeout: PER_TEST_MS },
   async () => {
     const author = 'jane.doe@example.org';
     const { patch, reply } = await postAndAwaitReply({ args: [BREAKING_PATCH] }, `Jane Doe <${author}>`);

@@ -122,7 +122,11 @@ export async function startSmtp(opts: SmtpOptions = {}): Promise<TestSmtp> {
     while (!ready()) {
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`test SMTP server: timed out waiting for ${what}`);
-      await Promise.race([once(events, event), new Promise((r) => setTimeout(r, Math.min(left, 200)))]);
+      // once() with a signal removes its listener when the timer wins, so long waits leak none.
+      const tick = new AbortController();
+      const timer = setTimeout(() => tick.abort(), Math.min(left, 200));
+      await once(events, event, { signal: tick.signal }).catch(() => undefined);
+      clearTimeout(timer);
     }
   };
 

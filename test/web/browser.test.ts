@@ -1,5 +1,6 @@
 // A maintainer's visit in a real headless Chromium: list, filter by author, open a series,
 // find the duplicate symbol. Screenshots land in test-output/ for a human to look at.
+import { skipUnlessCi } from '../helpers/prerequisite.ts';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -52,7 +53,7 @@ after(async () => {
 
 test(
   'list, filter by author, open the series, see the new duplicate symbol',
-  { skip: !existsSync(CHROMIUM) },
+  { skip: skipUnlessCi(!existsSync(CHROMIUM) && `${CHROMIUM} not installed (apt-get install chromium)`) },
   async () => {
     const page = await browser.newPage();
     const dialogs: string[] = [];
