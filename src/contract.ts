@@ -36,6 +36,7 @@ export interface DuplicateSymbol {
   addresses: string[]; // hex, as tools/symbols prints them
   objects: string[]; // object files in the build dir that define it, relative to the build dir
   status: FindingStatus;
+  introducedBy?: number; // per-patch mode (build.perPatch): the first patch m of m/n with it
 }
 
 export interface FileCollision {
@@ -51,6 +52,7 @@ export interface BuildError {
   message: string;
   excerpt: string;
   status: FindingStatus;
+  introducedBy?: number; // per-patch mode: the first patch m of m/n with it
 }
 
 export type BuildStatus = 'pass' | 'fail' | 'error' | 'timeout' | 'skipped';

@@ -3,18 +3,12 @@ import { join } from 'node:path';
 import type { Config } from '../config/load.ts';
 import type { ToolchainConfig } from '../config/schema.ts';
 import type { ApplyResult, BaseChoice, BuildReport, CheckResult, SeriesSummary } from '../contract.ts';
-import {
-  runMatrix,
-  type CheckInput,
-  type Phase,
-  type ProgressEvent,
-  type ToolchainBuild,
-} from '../build/matrix.ts';
+import { runMatrix, type CheckInput, type Phase, type ProgressEvent } from '../build/matrix.ts';
 import type { Runner } from '../build/runner.ts';
 import { assertRoom } from '../build/disk-space.ts';
 import { BUILD_IN_CONTAINER, SRC_IN_CONTAINER } from '../build/recipe.ts';
 import { limitsFromConfig } from '../build/select-runner.ts';
-import { checkBuildOutput, compareWithBaseline, type Findings } from '../checks/index.ts';
+import { checkBuildOutput } from '../checks/index.ts';
 import { applySeries } from '../git/apply.ts';
 import { chooseBase, NoBaseError } from '../git/base.ts';
 import { ensureMirror, fetchMirror, type MirrorConfig } from '../git/mirror.ts';
@@ -24,6 +18,8 @@ import type { Logger } from '../log.ts';
 import type { SeriesToCheck } from '../series/types.ts';
 import { VERSION } from '../version.ts';
 import { findingsInTreePaths } from './tree-paths.ts';
+import { attributeToPatches } from './per-patch.ts';
+import { reportBuilds, type BuildFindings } from './report-builds.ts';
 import { withoutStaleObjects } from './stale-objects.ts';
 import { decideVerdict } from './verdict.ts';
 
@@ -54,9 +50,6 @@ export interface CheckInputs {
   /** When builds started and ended, for the run's per-stage timestamps. */
   onBuildWindow?: (w: { startedAt: string; finishedAt: string }) => void;
 }
-
-/** The stored shape of a build's findings (what the baseline cache keeps). */
-type BuildFindings = Findings & { problems: string[] };
 
 export async function runCheck(input: CheckInputs): Promise<CheckResult> {
   const startedAt = new Date();
@@ -141,12 +134,17 @@ export async function runCheck(input: CheckInputs): Promise<CheckResult> {
 
     const seriesTip = (await gitRaw(wt.path, ['rev-parse', 'HEAD'], { signal })).trim();
     const buildStart = new Date().toISOString();
-    const phase = (name: Phase, sourceCommit: string) => async () => {
+    const buildAt = async (
+      name: Phase,
+      sourceCommit: string,
+      toolchains = input.toolchains,
+      logDir = input.logDir,
+    ) => {
       await gitRaw(wt.path, ['checkout', '-q', '--detach', sourceCommit], { signal, timeoutMs });
       return runMatrix({
         runner: input.runner,
         recipe: config.build.recipe,
-        toolchains: input.toolchains,
+        toolchains,
         workDir: config.workDir,
         slot: `wt-${wt.slot}`,
         phase: name,
@@ -156,9 +154,9 @@ export async function runCheck(input: CheckInputs): Promise<CheckResult> {
         makeJobs: config.build.makeJobs,
         limits: limitsFromConfig(config.build),
         logCapBytes: config.build.logCapKb * 1024,
-        logDir: input.logDir,
+        logDir,
         check: checkIn(join(wt.path, config.build.recipe.subdir), wt.path),
-        confirmFailures: name === 'series',
+        confirmFailures: name === 'series' && logDir === input.logDir,
         // Xen's --error-dup stopping the link is the same from an empty build dir.
         failureExplained: (log) => /^Duplicate symbol '/m.test(log),
         onProgress: (event) => input.onProgress?.({ stage: 'build', event, elapsedMs: elapsed() }),
@@ -167,10 +165,21 @@ export async function runCheck(input: CheckInputs): Promise<CheckResult> {
     };
     // The baseline is built from the base tree first, then the series on top of it in the same
     // build dir, so the series build only recompiles what the series touched.
-    const baseline = await phase('baseline', applied.baseTip)();
-    const seriesBuilds = await phase('series', seriesTip)();
+    const baseline = await buildAt('baseline', applied.baseTip);
+    const seriesBuilds = await buildAt('series', seriesTip);
+    let reports = reportBuilds(baseline, seriesBuilds);
+    if (config.build.perPatch && applied.commits.length > 1) {
+      reports = await attributeToPatches(reports, baseline, applied.commits, async (commit, names, m) =>
+        buildAt(
+          'series',
+          commit,
+          input.toolchains.filter((t) => names.includes(t.name)),
+          join(input.logDir, `patch-${m}`),
+        ),
+      );
+    }
     input.onBuildWindow?.({ startedAt: buildStart, finishedAt: new Date().toISOString() });
-    return result(decision.choice, applied.result, reportBuilds(baseline, seriesBuilds));
+    return result(decision.choice, applied.result, reports);
   } finally {
     wt.release();
   }
@@ -209,59 +218,6 @@ function realOrSelf(path: string): string {
   } catch {
     return path;
   }
-}
-
-/** Baseline and series builds as the contract shows them, series findings marked new or pre-existing. */
-export function reportBuilds(baseline: ToolchainBuild[], series: ToolchainBuild[]): BuildReport[] {
-  const reports: BuildReport[] = [];
-  for (const b of baseline) {
-    const f = b.check as BuildFindings | null;
-    reports.push({
-      ...common(b),
-      duplicates: {
-        new: [],
-        preexisting: (f?.duplicates ?? []).map((d) => ({ ...d, status: 'preexisting' })),
-      },
-      fileCollisions: (f?.fileCollisions ?? []).map((x) => ({ ...x, status: 'preexisting' })),
-      errors: (f?.errors ?? []).map((e) => ({ ...e, status: 'preexisting' })),
-    });
-  }
-  for (const s of series) {
-    const base = baseline.find((b) => b.toolchain === s.toolchain);
-    const seriesFindings = s.check as BuildFindings | null;
-    const baseFindings = base && base.botError === null ? (base.check as BuildFindings | null) : null;
-    const roots = [s.buildDir, '/build', '/src'];
-    const compared = seriesFindings
-      ? compareWithBaseline(seriesFindings, baseFindings, { series: roots, baseline: roots })
-      : { duplicates: [], fileCollisions: [], errors: [] };
-    // A series built on a base that itself could not be judged has nothing to compare with.
-    const baseBroken =
-      base?.botError ??
-      (base && base.status !== 'pass' && base.status !== 'fail' ? `baseline ${base.status}` : null);
-    reports.push({
-      ...common(s),
-      botError: s.botError ?? (baseBroken ? `the base could not be built: ${baseBroken}` : null),
-      duplicates: {
-        new: compared.duplicates.filter((d) => d.status === 'new'),
-        preexisting: compared.duplicates.filter((d) => d.status === 'preexisting'),
-      },
-      fileCollisions: compared.fileCollisions,
-      errors: compared.errors,
-    });
-  }
-  return reports;
-}
-
-function common(b: ToolchainBuild) {
-  return {
-    toolchain: b.toolchain,
-    phase: b.phase,
-    status: b.status,
-    durationMs: b.durationMs,
-    cached: b.cached,
-    botError: b.botError,
-    logPath: b.logPath,
-  };
 }
 
 export function summarise(s: SeriesToCheck): SeriesSummary {

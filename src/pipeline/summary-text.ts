@@ -40,7 +40,7 @@ export function summaryText(r: CheckResult): string {
     for (const d of b.duplicates.new) {
       out.push(
         '',
-        `[${b.toolchain}] new duplicate symbol ${d.key}`,
+        `[${b.toolchain}] new duplicate symbol ${d.key}${d.introducedBy ? ` (introduced by patch ${d.introducedBy}/${r.series.patches.length})` : ''}`,
         `  defined in: ${d.objects.join(', ') || '(objects not found)'}`,
       );
       if (d.addresses.length) out.push(`  addresses: ${d.addresses.join(' != ')}`);

@@ -46,7 +46,7 @@ export function renderReply(input: ReplyInput): RenderedReply {
     ...seriesBuilds(result).flatMap((b) => [
       // An 'error' verdict already names each of listci's failures in its first lines.
       result.verdict === 'error' ? '' : botErrorSection(b),
-      duplicatesSection(b),
+      duplicatesSection(b, result.series.patches.length),
       errorsSection(b),
     ]),
     collisionsSection(result),
@@ -195,13 +195,13 @@ function whyItBreaks(d: DuplicateSymbol): string {
   return `the global ${d.key} is defined ${d.objects.length > 1 ? `${d.objects.length} times` : 'more than once'}, so a live patch cannot tell which definition it replaces.`;
 }
 
-function duplicatesSection(b: BuildReport): string {
+function duplicatesSection(b: BuildReport, total: number): string {
   const dups = [...b.duplicates.new].sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
   if (!dups.length) return '';
   return [
     `New duplicate symbols under ${b.toolchain} (not in the base; the hypervisor is no longer live-patchable):`,
     ...dups.flatMap((d) => [
-      `  ${d.key}`,
+      `  ${d.key}${d.introducedBy ? ` (introduced by patch ${d.introducedBy}/${total})` : ''}`,
       `    defined in: ${d.objects.join(', ') || 'unknown objects'}${d.addresses.length ? ` (${d.addresses.join(' != ')})` : ''}`,
       `    why: ${whyItBreaks(d)}`,
     ]),
