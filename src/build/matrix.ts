@@ -25,6 +25,8 @@ export interface CheckInput {
   intermediateImage: string;
   logText: string;
   status: BuildStatus;
+  /** When the build whose output this is started (ms since the epoch). */
+  startedMs: number;
 }
 
 export type ProgressEvent =
@@ -194,6 +196,7 @@ export async function buildOne(
         }),
     });
 
+  let startedMs = Date.now();
   let r = await once();
   let confirmedClean: boolean | null = null;
   let duration = r.durationMs;
@@ -214,6 +217,7 @@ export async function buildOne(
     cleanBuildDir(buildDir);
     const writeNote = `\n== listci: the incremental build failed; rebuilding from an empty build dir to confirm\n`;
     writeFileSync(logPath, writeNote, { flag: 'a' });
+    startedMs = Date.now();
     r = await once();
     duration += r.durationMs;
     confirmedClean = statusOf(r) === 'fail';
@@ -239,6 +243,7 @@ export async function buildOne(
           intermediateImage: input.recipe.intermediateImage,
           logText,
           status,
+          startedMs,
         })
       : null;
   const result: ToolchainBuild = {

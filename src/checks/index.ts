@@ -1,7 +1,7 @@
 // One call for the build stage's output: duplicate symbols of the hypervisor image, traced to
 // objects, STT_FILE collisions, and findings in the build log. Plain data in, plain data out;
 // comparing with the baseline is compareWithBaseline's job (compare.ts).
-import { access } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { ElfError, readElf } from './elf.ts';
 import { findDuplicates, findFileCollisions } from './duplicates.ts';
@@ -23,6 +23,8 @@ export interface CheckBuildInput {
   /** What is left when Xen's own duplicate check stops the link, e.g. `.xen-syms.1`. */
   intermediateImage?: string | null;
   logText: string;
+  /** The build failed; it started at this time (ms): images older than that are stale. */
+  failedSinceMs?: number | null;
 }
 
 export interface CheckBuildOutput extends Findings {
@@ -32,24 +34,29 @@ export interface CheckBuildOutput extends Findings {
   problems: string[];
 }
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
+/**
+ * The image whose symbols speak for this build. A passing build's linked image is it, however
+ * old (make may have had nothing to relink). A failed build can leave the previous build's
+ * images behind in a reused build dir, so only an image written by this build counts, the
+ * newer of the two (Xen's --error-dup stops after `.xen-syms.1`, leaving an old `xen-syms`).
+ */
+async function chooseImage(input: CheckBuildInput, at: (p: string) => string): Promise<string | null> {
+  const candidates = [input.image, input.intermediateImage].filter((p): p is string => !!p);
+  const found: { path: string; mtimeMs: number }[] = [];
+  for (const c of candidates) {
+    const st = await stat(at(c)).catch(() => null);
+    if (st) found.push({ path: c, mtimeMs: st.mtimeMs });
+  }
+  if (!input.failedSinceMs) return found[0]?.path ?? null;
+  const fresh = found.filter((f) => f.mtimeMs >= input.failedSinceMs! - 1000);
+  fresh.sort((a, b) => b.mtimeMs - a.mtimeMs);
+  return fresh[0]?.path ?? null;
 }
 
 export async function checkBuildOutput(input: CheckBuildInput): Promise<CheckBuildOutput> {
   const errors = parseBuildLog(input.logText);
   const at = (p: string) => (isAbsolute(p) ? p : join(input.buildDir, p));
-  const candidates = [input.image, input.intermediateImage].filter((p): p is string => !!p);
-  let chosen: string | null = null;
-  for (const c of candidates) {
-    if (await exists(at(c))) {
-      chosen = c;
-      break;
-    }
-  }
+  const chosen = await chooseImage(input, at);
   if (chosen === null) {
     return {
       duplicates: [],
@@ -57,7 +64,10 @@ export async function checkBuildOutput(input: CheckBuildInput): Promise<CheckBui
       errors,
       imageChecked: null,
       problems: [
-        `no image to check symbols in: neither ${candidates.map((c) => at(c)).join(' nor ')} exists (the link did not get that far)`,
+        `no image to check symbols in: neither ${[input.image, input.intermediateImage]
+          .filter((p): p is string => !!p)
+          .map((c) => at(c))
+          .join(' nor ')} was written by this build (the link did not get that far)`,
       ],
     };
   }

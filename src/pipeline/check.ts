@@ -193,6 +193,7 @@ function checkIn(makeDir: string, sourceDir: string): (c: CheckInput) => Promise
       image: c.image,
       intermediateImage: c.intermediateImage,
       logText: c.logText,
+      failedSinceMs: c.status === 'fail' ? c.startedMs : null,
     });
     const current = (objects: string[]) =>
       withoutStaleObjects(objects, { sourceDir: makeDir, buildDir: c.buildDir });
