@@ -67,6 +67,7 @@ export interface BuildReport {
   fileCollisions: FileCollision[]; // warnings: live-patch tools resolve locals by file name
   errors: BuildError[];
   botError: string | null; // the bot's own failure (missing image, crashed runner): never blamed on the series
+  verdict?: Verdict; // series phase: this toolchain's judgement (fail for anything new, even if make passed)
   logPath: string | null;
 }
 

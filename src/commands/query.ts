@@ -124,7 +124,7 @@ export function queryCommand(): Command {
                 s.latestRun?.verdict ?? 'unchecked',
                 s.toolchains
                   .map(
-                    (t) => `${t.toolchain}:${t.status}${t.newDuplicates ? `(${t.newDuplicates} new)` : ''}`,
+                    (t) => `${t.toolchain}:${t.verdict}${t.newDuplicates ? `(${t.newDuplicates} new)` : ''}`,
                   )
                   .join(' ') || '-',
                 `v${s.latestVersion}`,

@@ -97,10 +97,20 @@ export function recordCheckResult(db: Database, input: RecordInput): number {
 function recordBuild(db: Database, runId: number, b: BuildReport): void {
   const res = db
     .prepare(
-      `INSERT INTO builds (run_id, toolchain, phase, status, cached, duration_ms, bot_error, log_path)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO builds (run_id, toolchain, phase, status, verdict, cached, duration_ms, bot_error, log_path)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
-    .run(runId, b.toolchain, b.phase, b.status, b.cached ? 1 : 0, b.durationMs, b.botError, b.logPath);
+    .run(
+      runId,
+      b.toolchain,
+      b.phase,
+      b.status,
+      b.verdict ?? null,
+      b.cached ? 1 : 0,
+      b.durationMs,
+      b.botError,
+      b.logPath,
+    );
   const buildId = Number(res.lastInsertRowid);
   const finding = db.prepare(
     `INSERT INTO findings (build_id, run_id, kind, status, symbol, objects, file, line, message)

@@ -21,7 +21,7 @@ import { findingsInTreePaths } from './tree-paths.ts';
 import { attributeToPatches } from './per-patch.ts';
 import { reportBuilds, type BuildFindings } from './report-builds.ts';
 import { withoutStaleObjects } from './stale-objects.ts';
-import { decideVerdict } from './verdict.ts';
+import { decideVerdict, withToolchainVerdicts } from './verdict.ts';
 
 // One check of one series: base → apply → baseline build → series build → findings → verdict.
 // Plain data in (the series, the config), a CheckResult out. The caller (the CLI or the
@@ -179,7 +179,7 @@ export async function runCheck(input: CheckInputs): Promise<CheckResult> {
       );
     }
     input.onBuildWindow?.({ startedAt: buildStart, finishedAt: new Date().toISOString() });
-    return result(decision.choice, applied.result, reports);
+    return result(decision.choice, applied.result, withToolchainVerdicts(reports));
   } finally {
     wt.release();
   }

@@ -17,17 +17,7 @@ export function decideVerdict(
     };
   }
   const series = builds.filter((b) => b.phase === 'series');
-  const baselineOf = (t: string) => builds.find((b) => b.phase === 'baseline' && b.toolchain === t);
-  // A series build that fails where the base built is the series' failure even when the
-  // log parser found nothing it recognises.
-  const newlyBroken = (b: BuildReport) =>
-    b.status === 'fail' && !b.botError && baselineOf(b.toolchain)?.status === 'pass';
-  const failing = series.filter(
-    (b) =>
-      b.duplicates.new.length > 0 ||
-      b.errors.some((e) => e.status === 'new' && isError(e.kind)) ||
-      newlyBroken(b),
-  );
+  const failing = series.filter((b) => toolchainVerdict(b, builds) === 'fail');
   const broken = builds.filter((b) => b.botError !== null || b.status === 'error' || b.status === 'timeout');
   if (failing.length > 0) {
     const parts = failing.map((b) => {
@@ -57,6 +47,30 @@ export function decideVerdict(
     verdict: 'pass',
     summary: `pass: no new duplicate symbols or errors under ${series.map((b) => b.toolchain).join(', ')}`,
   };
+}
+
+/**
+ * One toolchain's judgement of the series: fail for anything new (a duplicate, an error, or
+ * a build that breaks where the base built, even when the log parser recognised nothing),
+ * error when listci could not judge, else pass.
+ */
+export function toolchainVerdict(b: BuildReport, builds: BuildReport[]): Verdict {
+  const baseline = builds.find((x) => x.phase === 'baseline' && x.toolchain === b.toolchain);
+  const newlyBroken = b.status === 'fail' && !b.botError && baseline?.status === 'pass';
+  if (
+    b.duplicates.new.length > 0 ||
+    b.errors.some((e) => e.status === 'new' && isError(e.kind)) ||
+    newlyBroken
+  )
+    return 'fail';
+  if (b.botError !== null || b.status === 'error' || b.status === 'timeout' || b.status === 'skipped')
+    return 'error';
+  return 'pass';
+}
+
+/** The series builds with their toolchain verdicts filled in. */
+export function withToolchainVerdicts(builds: BuildReport[]): BuildReport[] {
+  return builds.map((b) => (b.phase === 'series' ? { ...b, verdict: toolchainVerdict(b, builds) } : b));
 }
 
 function isError(kind: string): boolean {

@@ -3,7 +3,7 @@ import type { BuildStatus, Verdict } from '../contract.ts';
 import type { Page, PageRequest, SeriesFilters, SeriesListItem, ToolchainBadge } from './types.ts';
 import {
   LATEST_RUN_OF_SERIES,
-  STATUSES_FOR_VERDICT,
+  TOOLCHAIN_VERDICT,
   TOOLCHAIN_MATCH,
   likeContains,
   stmt,
@@ -56,10 +56,10 @@ export function listSeries(db: Database, filters: SeriesFilters, req: PageReques
   }
   if (filters.toolchain) {
     Object.assign(params, toolchainParams(filters.toolchain));
-    const statuses = filters.verdict ? STATUSES_FOR_VERDICT[filters.verdict] : null;
+    if (filters.verdict) params.verdict = filters.verdict;
     where.push(
       `EXISTS (SELECT 1 FROM builds b WHERE b.run_id = ${LATEST_RUN_OF_SERIES} AND b.phase = 'series'
-        AND ${TOOLCHAIN_MATCH}${statuses ? ` AND b.status IN (${statuses.map((x) => `'${x}'`).join(', ')})` : ''})`,
+        AND ${TOOLCHAIN_MATCH}${filters.verdict ? ` AND ${TOOLCHAIN_VERDICT} = @verdict` : ''})`,
     );
   } else if (filters.verdict) {
     where.push(`(SELECT verdict FROM runs WHERE id = ${LATEST_RUN_OF_SERIES}) = @verdict`);
@@ -155,10 +155,10 @@ export function describeSeries(db: Database, id: number): SeriesListItem {
 export function toolchainBadges(db: Database, runId: number): ToolchainBadge[] {
   return stmt(
     db,
-    `SELECT b.toolchain, b.status,
+    `SELECT b.toolchain, b.status, ${TOOLCHAIN_VERDICT} AS verdict,
          (SELECT count(*) FROM findings f
            WHERE f.run_id = b.run_id AND f.build_id = b.id AND f.kind = 'duplicate-symbol' AND f.status = 'new')
            AS newDuplicates
        FROM builds b WHERE b.run_id = ? AND b.phase = 'series' ORDER BY b.toolchain`,
-  ).all(runId) as { toolchain: string; status: BuildStatus; newDuplicates: number }[];
+  ).all(runId) as ToolchainBadge[];
 }

@@ -17,12 +17,11 @@ export function toolchainParams(tc: string): { tc: string; tcPrefix: string } {
   return { tc, tcPrefix: `${tc.replace(/[\\%_]/g, (c) => `\\${c}`)}-%` };
 }
 
-/** Build statuses that count as each verdict when a toolchain is named. */
-export const STATUSES_FOR_VERDICT = {
-  pass: ['pass'],
-  fail: ['fail', 'timeout'],
-  error: ['error', 'skipped'],
-} as const;
+/**
+ * A toolchain's verdict on the series (builds alias `b`): recorded since migration 0003;
+ * older rows fall back to make's outcome, a timeout being listci's error as in the pipeline.
+ */
+export const TOOLCHAIN_VERDICT = `coalesce(b.verdict, CASE b.status WHEN 'timeout' THEN 'error' WHEN 'skipped' THEN 'error' ELSE b.status END)`;
 
 /** The latest finished run of series `s` (the table alias must be `s`). */
 export const LATEST_RUN_OF_SERIES = `(SELECT r.id FROM series_versions v JOIN runs r ON r.version_id = v.id

@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import { stmt } from './sql.ts';
+import { stmt, TOOLCHAIN_VERDICT } from './sql.ts';
 import type { LatencyPoint, WeekStat } from './types.ts';
 
 /**
@@ -10,9 +10,9 @@ export function weeklyStats(db: Database, since: string): WeekStat[] {
   return stmt(
     db,
     `SELECT date(r.finished_at, '-6 days', 'weekday 1') AS week, b.toolchain,
-         sum(b.status = 'pass') AS pass,
-         sum(b.status IN ('fail', 'timeout')) AS fail,
-         sum(b.status IN ('error', 'skipped')) AS error
+         sum(${TOOLCHAIN_VERDICT} = 'pass') AS pass,
+         sum(${TOOLCHAIN_VERDICT} = 'fail') AS fail,
+         sum(${TOOLCHAIN_VERDICT} = 'error') AS error
        FROM runs r JOIN builds b ON b.run_id = r.id
        WHERE r.finished_at >= ? AND b.phase = 'series'
        GROUP BY week, b.toolchain ORDER BY week, b.toolchain`,

@@ -6,6 +6,8 @@ import type { ApplyResult, BaseStep, BuildStatus, CheckResult, Verdict } from '.
 export interface ToolchainBadge {
   toolchain: string;
   status: BuildStatus;
+  /** The toolchain's judgement of the series (a build can pass make and still fail the series). */
+  verdict: Verdict;
   newDuplicates: number;
 }
 

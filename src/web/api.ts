@@ -81,6 +81,7 @@ const seriesItemSchema = {
         properties: {
           toolchain: { type: 'string' },
           status: { type: 'string' },
+          verdict: { type: 'string' },
           newDuplicates: { type: 'integer' },
         },
       },

@@ -73,9 +73,9 @@ function seriesRow(s: SeriesListItem): SafeHtml {
   const badges = s.toolchains.length
     ? s.toolchains.map((t) =>
         badge(
-          t.status,
-          `${t.toolchain} ${t.status}${t.newDuplicates ? ` (${t.newDuplicates} new dup)` : ''}`,
-          `${t.toolchain}: ${t.status}`,
+          t.verdict,
+          `${t.toolchain} ${t.verdict}${t.newDuplicates ? ` (${t.newDuplicates} new dup)` : ''}`,
+          `${t.toolchain}: ${t.verdict} (build ${t.status})`,
         ),
       )
     : s.latestRun

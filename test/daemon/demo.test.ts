@@ -31,6 +31,19 @@ test('the demo checks a good and a bad series and writes both replies', () => {
   assert.match(bad, /util\.c#parse_one/);
   assert.match(bad, /drivers\/util\.o/);
 
+  // The demo's build links (make passes) but the series fails under each toolchain: the
+  // maintainer's list shows the judgement, not make's exit code.
+  const list = runCli(['query', 'series', '--json'], { cwd });
+  assert.equal(list.code, 0, list.stderr);
+  const rows = (
+    JSON.parse(list.stdout) as {
+      items: { title: string; toolchains: { status: string; verdict: string }[] }[];
+    }
+  ).items;
+  const bob = rows.find((r) => r.title === 'serial port parsing');
+  assert.ok(bob && bob.toolchains.length > 0);
+  for (const t of bob.toolchains) assert.deepEqual([t.status, t.verdict], ['pass', 'fail']);
+
   // Running it again re-seeds nothing and replies to nothing twice.
   const again = runCli(['daemon', '--demo', '--once'], { cwd });
   assert.equal(again.code, 0, again.stderr);
