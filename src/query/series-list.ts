@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import type { BuildStatus, Verdict } from '../contract.ts';
+import type { Verdict } from '../contract.ts';
 import type { Page, PageRequest, SeriesFilters, SeriesListItem, ToolchainBadge } from './types.ts';
 import {
   LATEST_RUN_OF_SERIES,
