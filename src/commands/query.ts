@@ -1,5 +1,4 @@
 import { Command, Option } from 'commander';
-import type { Verdict } from '../contract.ts';
 import { openDb, type Database } from '../db/open.ts';
 import { listFindings } from '../query/findings.ts';
 import { getSeries } from '../query/series-detail.ts';
@@ -7,7 +6,7 @@ import { listSeries } from '../query/series-list.ts';
 import { parseSince } from '../query/since.ts';
 import { weeklyStats } from '../query/stats.ts';
 import { escapeTerminal, formatTable } from '../query/terminal.ts';
-import type { RunDetail, SeriesDetail } from '../query/types.ts';
+import type { RunDetail, SeriesDetail, SeriesFilters } from '../query/types.ts';
 import { loadConfig } from '../config/load.ts';
 import { configOption, ExitError } from './common.ts';
 
@@ -80,62 +79,47 @@ export function queryCommand(): Command {
       'after',
       '\nExample: which series broke clang this week?\n  listci query series --toolchain clang --verdict fail --since 7d',
     )
-    .action(
-      (
-        o: DbOpts & {
-          author?: string;
-          subject?: string;
-          list?: string;
-          verdict?: Verdict;
-          toolchain?: string;
-          since?: string;
-          version?: number;
-          limit: number;
-          cursor?: string;
-        },
-      ) =>
-        withDb(o, (db) => {
-          let page;
-          try {
-            page = listSeries(
-              db,
-              {
-                author: o.author,
-                subject: o.subject,
-                list: o.list,
-                verdict: o.verdict,
-                toolchain: o.toolchain,
-                since: since(o.since),
-                version: o.version,
-              },
-              { limit: o.limit, cursor: o.cursor ?? null },
-            );
-          } catch (e) {
-            if (e instanceof ExitError) throw e;
-            throw new ExitError((e as Error).message, 2);
-          }
-          if (o.json) return out(JSON.stringify(page));
-          if (page.items.length === 0) return out('no series match');
-          out(
-            formatTable(
-              ['ID', 'VERDICT', 'TOOLCHAINS', 'V', 'UPDATED', 'AUTHOR', 'TITLE'],
-              page.items.map((s) => [
-                s.id,
-                s.latestRun?.verdict ?? 'unchecked',
-                s.toolchains
-                  .map(
-                    (t) => `${t.toolchain}:${t.verdict}${t.newDuplicates ? `(${t.newDuplicates} new)` : ''}`,
-                  )
-                  .join(' ') || '-',
-                `v${s.latestVersion}`,
-                day(s.updatedAt),
-                s.author,
-                s.title,
-              ]),
-            ),
+    .action((o: DbOpts & SeriesFilters & { limit: number; cursor?: string }) =>
+      withDb(o, (db) => {
+        let page;
+        try {
+          page = listSeries(
+            db,
+            {
+              author: o.author,
+              subject: o.subject,
+              list: o.list,
+              verdict: o.verdict,
+              toolchain: o.toolchain,
+              since: since(o.since),
+              version: o.version,
+            },
+            { limit: o.limit, cursor: o.cursor ?? null },
           );
-          if (page.nextCursor) process.stderr.write(`more: --cursor ${page.nextCursor}\n`);
-        }),
+        } catch (e) {
+          if (e instanceof ExitError) throw e;
+          throw new ExitError((e as Error).message, 2);
+        }
+        if (o.json) return out(JSON.stringify(page));
+        if (page.items.length === 0) return out('no series match');
+        out(
+          formatTable(
+            ['ID', 'VERDICT', 'TOOLCHAINS', 'V', 'UPDATED', 'AUTHOR', 'TITLE'],
+            page.items.map((s) => [
+              s.id,
+              s.latestRun?.verdict ?? 'unchecked',
+              s.toolchains
+                .map((t) => `${t.toolchain}:${t.verdict}${t.newDuplicates ? `(${t.newDuplicates} new)` : ''}`)
+                .join(' ') || '-',
+              `v${s.latestVersion}`,
+              day(s.updatedAt),
+              s.author,
+              s.title,
+            ]),
+          ),
+        );
+        if (page.nextCursor) process.stderr.write(`more: --cursor ${page.nextCursor}\n`);
+      }),
     );
 
   common(q.command('show'))

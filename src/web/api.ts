@@ -2,7 +2,7 @@
 import { createReadStream } from 'node:fs';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Database } from 'better-sqlite3';
-import type { Verdict } from '../contract.ts';
+import type { SeriesFilters } from '../query/types.ts';
 import { listFindings } from '../query/findings.ts';
 import { getRun } from '../query/run-detail.ts';
 import { getSeries } from '../query/series-detail.ts';
@@ -141,18 +141,7 @@ function notFound(reply: FastifyReply, message: string) {
 
 export function registerApi(app: FastifyInstance, db: Database, workDir: string): void {
   app.get<{
-    Querystring: {
-      author?: string;
-      subject?: string;
-      list?: string;
-      verdict?: Verdict;
-      toolchain?: string;
-      since?: string;
-      version?: number;
-      limit: number;
-      cursor?: string;
-      page?: number;
-    };
+    Querystring: SeriesFilters & { limit: number; cursor?: string; page?: number };
   }>(
     '/api/series',
     { schema: { querystring: seriesQuery, response: { 200: pageOf(seriesItemSchema) } } },

@@ -7,9 +7,8 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ImapFlow } from 'imapflow';
 import { openDb, type Database } from '../../src/db/open.ts';
-import { startDovecot, type Dovecot } from '../helpers/dovecot.ts';
+import { startDovecot, withClient, type Dovecot } from '../helpers/dovecot.ts';
 import { startSmtp, type ReceivedMail, type TestSmtp } from '../helpers/smtp.ts';
 import { tempDir } from '../helpers/cli.ts';
 
@@ -293,30 +292,16 @@ export async function waitForReplies(world: World, c: Case, n = 2, timeoutMs = 6
 }
 
 /** How many copies of each Message-ID the list's mailbox holds. */
-export async function mailboxCopies(world: World, mailbox: string): Promise<Map<string, number>> {
-  const c = new ImapFlow({
-    host: world.dovecot.host,
-    port: world.dovecot.port,
-    secure: false,
-    auth: { user: world.dovecot.user, pass: world.dovecot.password },
-    logger: false,
-  });
-  await c.connect();
-  const out = new Map<string, number>();
-  try {
-    const lock = await c.getMailboxLock(mailbox);
-    try {
-      for await (const m of c.fetch('1:*', { envelope: true })) {
-        const id = (m.envelope?.messageId ?? '').replace(/^<|>$/g, '');
-        out.set(id, (out.get(id) ?? 0) + 1);
-      }
-    } finally {
-      lock.release();
+export function mailboxCopies(world: World, mailbox: string): Promise<Map<string, number>> {
+  return withClient(world.dovecot, async (c) => {
+    await c.mailboxOpen(mailbox);
+    const out = new Map<string, number>();
+    for await (const m of c.fetch('1:*', { envelope: true })) {
+      const id = (m.envelope?.messageId ?? '').replace(/^<|>$/g, '');
+      out.set(id, (out.get(id) ?? 0) + 1);
     }
-  } finally {
-    await c.logout().catch(() => c.close());
-  }
-  return out;
+    return out;
+  });
 }
 
 /**

@@ -4,8 +4,7 @@ import { chmodSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readF
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ImapFlow } from 'imapflow';
-import type { Dovecot } from '../helpers/dovecot.ts';
+import { mailboxContents as inboxOf, type Dovecot } from '../helpers/dovecot.ts';
 
 // What the real end-to-end runs on Xen share: where Xen and the engine are, a daemon child
 // process, git send-email into the test SMTP server, reading the list mailbox back.
@@ -184,24 +183,7 @@ export async function sendEmail(opts: {
 }
 
 /** Every mail in the list's mailbox, raw. */
-export async function mailboxContents(d: Dovecot): Promise<Buffer[]> {
-  const c = new ImapFlow({
-    host: d.host,
-    port: d.port,
-    secure: false,
-    auth: { user: d.user, pass: d.password },
-    logger: false,
-  });
-  await c.connect();
-  try {
-    await c.mailboxOpen('INBOX');
-    const out: Buffer[] = [];
-    for await (const m of c.fetch('1:*', { source: true })) if (m.source) out.push(m.source);
-    return out;
-  } finally {
-    await c.logout();
-  }
-}
+export const mailboxContents = (d: Dovecot): Promise<Buffer[]> => inboxOf(d);
 
 /** Polls until `ready` returns a value (not undefined/null/false), or throws naming `what`. */
 export async function waitFor<T>(

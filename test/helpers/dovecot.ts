@@ -258,7 +258,8 @@ interface Creds {
   password: string;
 }
 
-async function withClient<T>(creds: Creds, fn: (c: ImapFlow) => Promise<T>): Promise<T> {
+/** A logged-in IMAP session of the test user for `fn`, logged out afterwards. */
+export async function withClient<T>(creds: Creds, fn: (c: ImapFlow) => Promise<T>): Promise<T> {
   const c = new ImapFlow({
     host: creds.host,
     port: creds.port,
@@ -274,6 +275,16 @@ async function withClient<T>(creds: Creds, fn: (c: ImapFlow) => Promise<T>): Pro
   } finally {
     await c.logout().catch(() => c.close());
   }
+}
+
+/** Every mail in a mailbox, raw, in UID order. */
+export function mailboxContents(creds: Creds, mailbox = 'INBOX'): Promise<Buffer[]> {
+  return withClient(creds, async (c) => {
+    await c.mailboxOpen(mailbox);
+    const out: Buffer[] = [];
+    for await (const m of c.fetch('1:*', { source: true })) if (m.source) out.push(m.source);
+    return out;
+  });
 }
 
 /** Ready means a real LOGIN succeeds, not just that the port is open: auth starts after imap-login. */

@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
-import { ImapFlow } from 'imapflow';
 import type { DeliveryReport } from '../../src/report/outbox.ts';
 import { queueReply } from '../../src/report/reply.ts';
-import { startDovecot, type Dovecot } from '../helpers/dovecot.ts';
+import { startDovecot, withClient, type Dovecot } from '../helpers/dovecot.ts';
 import { startSmtp, type TestSmtp } from '../helpers/smtp.ts';
 import { fixture, queueOptions, replyConfig, tempDb, type TempDb } from './support.ts';
 
@@ -69,22 +68,12 @@ const reply = () =>
     message_id: string;
   };
 
-async function copiesOnTheList(messageId: string): Promise<number> {
-  const c = new ImapFlow({
-    host: dovecot.host,
-    port: dovecot.port,
-    secure: false,
-    auth: { user: dovecot.user, pass: dovecot.password },
-    logger: false,
-  });
-  await c.connect();
-  try {
+function copiesOnTheList(messageId: string): Promise<number> {
+  return withClient(dovecot, async (c) => {
     await c.mailboxOpen('INBOX');
     const uids = await c.search({ header: { 'message-id': `<${messageId}>` } }, { uid: true });
     return uids ? uids.length : 0;
-  } finally {
-    await c.logout();
-  }
+  });
 }
 
 async function killed(child: ChildProcess & { output: Promise<string> }) {

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ImapFlow } from 'imapflow';
 import { simpleParser, type AddressObject } from 'mailparser';
 import { isListciMail } from '../../src/report/headers.ts';
 import { deliverPending, imapCheckFor } from '../../src/report/outbox.ts';
 import { queueReply } from '../../src/report/reply.ts';
-import { startDovecot, type Dovecot } from '../helpers/dovecot.ts';
+import { mailboxContents, startDovecot, type Dovecot } from '../helpers/dovecot.ts';
 import { startSmtp, type TestSmtp } from '../helpers/smtp.ts';
 import { fixture, LIST, queueOptions, replyConfig, tempDb, type TempDb } from './support.ts';
 
@@ -29,24 +28,7 @@ after(async () => {
 const addrs = (a: AddressObject | AddressObject[] | undefined): string[] =>
   (Array.isArray(a) ? a : a ? [a] : []).flatMap((x) => x.value.map((v) => v.address ?? ''));
 
-async function fetchAll(): Promise<Buffer[]> {
-  const c = new ImapFlow({
-    host: dovecot.host,
-    port: dovecot.port,
-    secure: false,
-    auth: { user: dovecot.user, pass: dovecot.password },
-    logger: false,
-  });
-  await c.connect();
-  try {
-    await c.mailboxOpen('INBOX');
-    const out: Buffer[] = [];
-    for await (const m of c.fetch('1:*', { source: true })) if (m.source) out.push(m.source);
-    return out;
-  } finally {
-    await c.logout();
-  }
-}
+const fetchAll = (): Promise<Buffer[]> => mailboxContents(dovecot);
 
 test('the reply read back from the list is threaded under the series, marked as ours, to author + list only', async () => {
   const opts = queueOptions(7, fixture('fail-two-new-duplicates-clang.json'), replyConfig());
