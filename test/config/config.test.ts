@@ -37,7 +37,7 @@ test('--config wins over LISTCI_CONFIG, which wins over ./listci.yaml', () => {
 
 test('the shipped example configs are valid', () => {
   const root = new URL('../../config/', import.meta.url).pathname;
-  for (const name of ['listci.example.yaml', 'xen-devel.yaml']) {
+  for (const name of ['listci.example.yaml', 'xen-devel.yaml', 'contributor.yaml']) {
     const cfg = loadConfig({
       path: join(root, name),
       env: { LISTCI_IMAP_PASSWORD: 'x', LISTCI_SMTP_PASSWORD: 'y' },
@@ -51,6 +51,16 @@ test('the shipped example configs are valid', () => {
   assert.deepEqual(xen.list.addresses.sort(), ['xen-devel@lists.xen.org', 'xen-devel@lists.xenproject.org']);
   assert.ok(xen.build.recipe.configFragment.includes('CONFIG_LIVEPATCH=y'));
   assert.ok(xen.build.recipe.configFragment.includes('CONFIG_ENFORCE_UNIQUE_SYMBOLS=y'));
+});
+
+test('the contributor config needs no secret at all', () => {
+  const root = new URL('../../config/', import.meta.url).pathname;
+  const cfg = loadConfig({ path: join(root, 'contributor.yaml'), env: {} });
+  assert.deepEqual(
+    cfg.build.toolchains.map((t) => t.name),
+    ['gcc-12', 'gcc-11', 'clang-14'],
+  );
+  assert.equal(cfg.reply.policy, 'never');
 });
 
 test('a secret is read from the named file or environment variable', () => {
