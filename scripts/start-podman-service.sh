@@ -28,7 +28,9 @@ if ping; then echo "podman service already answers on $SOCK"; exit 0; fi
 mkdir -p "$(dirname "$SOCK")"
 rm -f "$SOCK"
 LOG="${LISTCI_PODMAN_LOG:-/tmp/listci-podman-service.log}"
-nohup podman system service --time=0 "unix://$SOCK" >"$LOG" 2>&1 &
+# From / : conmon fails every container ("Failed to get working directory") once the
+# directory the service was started in is deleted, e.g. a CI checkout removed after the run.
+(cd / && nohup podman system service --time=0 "unix://$SOCK" >"$LOG" 2>&1 &)
 i=0
 while [ $i -lt 100 ]; do
   if ping; then echo "podman service answers on $SOCK (log: $LOG)"; exit 0; fi
