@@ -13,21 +13,14 @@ import { join } from 'node:path';
 import type { ToolchainConfig } from '../src/config/schema.ts';
 import { ContainerRunner, ensureOwner, findSocket } from '../src/build/engine.ts';
 import { imageFor } from '../src/build/matrix.ts';
-import { makeArgv, runRecipe, type RecipeConfig } from '../src/build/recipe.ts';
+import { makeArgv, runRecipe, XEN_RECIPE, type RecipeConfig } from '../src/build/recipe.ts';
 
 const repo = new URL('..', import.meta.url).pathname;
 const socket = findSocket(null);
 execFileSync(join(repo, 'scripts/start-podman-service.sh'), [socket], { stdio: 'inherit' });
 const xen = execFileSync(join(repo, 'scripts/get-xen.sh'), { encoding: 'utf8' }).trim().split('\n').pop()!;
 
-const RECIPE: RecipeConfig = {
-  subdir: 'xen',
-  defconfigTarget: 'defconfig',
-  configFragment: ['CONFIG_LIVEPATCH=y', 'CONFIG_ENFORCE_UNIQUE_SYMBOLS=y'],
-  image: 'xen-syms',
-  intermediateImage: '.xen-syms.1',
-  makeTargets: [],
-};
+const RECIPE: RecipeConfig = XEN_RECIPE;
 const TOOLCHAINS: Record<string, ToolchainConfig> = {
   'gcc-12': { name: 'gcc-12', image: null, cc: 'gcc-12', hostcc: null, makeArgs: [], configFragment: [] },
   'gcc-11': { name: 'gcc-11', image: null, cc: 'gcc-11', hostcc: null, makeArgs: [], configFragment: [] },

@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ContainerRunner, ensureOwner, findSocket } from '../src/build/engine.ts';
 import { buildDirFor } from '../src/build/matrix.ts';
-import { makeArgv, type RecipeConfig } from '../src/build/recipe.ts';
+import { makeArgv, XEN_RECIPE, type RecipeConfig } from '../src/build/recipe.ts';
 import type { ToolchainConfig } from '../src/config/schema.ts';
 import type { RunDetail } from '../src/query/types.ts';
 import { startDovecot } from '../test/helpers/dovecot.ts';
@@ -43,14 +43,7 @@ execFileSync(join(repo, 'scripts/build-images.sh'), ['gcc-12', 'gcc-11', 'clang-
   cwd: repo,
 });
 
-const RECIPE: RecipeConfig = {
-  subdir: 'xen',
-  defconfigTarget: 'defconfig',
-  configFragment: ['CONFIG_LIVEPATCH=y', 'CONFIG_ENFORCE_UNIQUE_SYMBOLS=y'],
-  image: 'xen-syms',
-  intermediateImage: '.xen-syms.1',
-  makeTargets: [],
-};
+const RECIPE: RecipeConfig = XEN_RECIPE;
 const tc = (name: string, makeArgs: string[] = []): ToolchainConfig => ({
   name,
   image: `localhost/listci/${name}`,

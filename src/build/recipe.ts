@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RawConfig, ToolchainConfig } from '../config/schema.ts';
+import { configSchema, type RawConfig, type ToolchainConfig } from '../config/schema.ts';
 import type { Mount, RunLimits, RunOutcome, Runner } from './runner.ts';
 
 // The Xen recipe, as separate argv steps (no shell, nothing interpolated from mail):
@@ -14,6 +14,9 @@ import type { Mount, RunLimits, RunOutcome, Runner } from './runner.ts';
 // toolchain (a stamp file records the hash): that is what keeps rebuilds incremental.
 
 export type RecipeConfig = RawConfig['build']['recipe'];
+
+/** Xen's recipe as the embedded defaults give it: live patching and unique symbols enforced. */
+export const XEN_RECIPE: RecipeConfig = configSchema.parse({}).build.recipe;
 
 export const SRC_IN_CONTAINER = '/src';
 export const BUILD_IN_CONTAINER = '/build';

@@ -16,20 +16,13 @@ import { tmpdir } from 'node:os';
 import { lookup } from 'node:dns/promises';
 import { join } from 'node:path';
 import type { ToolchainConfig } from '../../src/config/schema.ts';
-import { mountsFor, runRecipe, type RecipeConfig } from '../../src/build/recipe.ts';
+import { mountsFor, runRecipe, XEN_RECIPE, type RecipeConfig } from '../../src/build/recipe.ts';
 import { runMatrix, buildDirFor, type ProgressEvent } from '../../src/build/matrix.ts';
 import type { RunSpec, Runner } from '../../src/build/runner.ts';
 
 export const FIXTURE = new URL('../fixtures/build/xen-like-tree', import.meta.url).pathname;
 
-export const RECIPE: RecipeConfig = {
-  subdir: 'xen',
-  defconfigTarget: 'defconfig',
-  configFragment: ['CONFIG_LIVEPATCH=y', 'CONFIG_ENFORCE_UNIQUE_SYMBOLS=y'],
-  image: 'xen-syms',
-  intermediateImage: '.xen-syms.1',
-  makeTargets: [],
-};
+export const RECIPE: RecipeConfig = XEN_RECIPE;
 
 export function toolchain(name: string, cc: string, image: string | null): ToolchainConfig {
   return { name, image, cc, hostcc: null, makeArgs: [], configFragment: [] };
