@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from '../log.ts';
 import { CappedLog } from './log-cap.ts';
 import { botFailure, type Mount, type RunOutcome, type RunSpec, type Runner } from './runner.ts';
@@ -29,6 +31,8 @@ export class LocalRunner implements Runner {
     const [cmd, ...args] = spec.argv;
     if (!cmd) return Promise.resolve(botFailure('empty argv'));
     const log = new CappedLog(spec.logPath, spec.logCapBytes);
+    const pidFiles = spec.mounts.filter((m) => !m.readOnly).map((m) => join(m.hostPath, PID_FILE));
+    for (const f of pidFiles) killLeftover(f);
     return new Promise((resolve) => {
       // A minimal environment, not the bot's: only a PATH to find the host's tools, plus the recipe's.
       const env = { PATH: '/usr/local/bin:/usr/bin:/bin', LC_ALL: 'C.UTF-8', ...spec.env };
@@ -38,6 +42,14 @@ export class LocalRunner implements Runner {
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],
       });
+      // A listci killed with -9 cannot kill this group; the next build in the same dir does.
+      for (const f of pidFiles) {
+        try {
+          if (child.pid) writeFileSync(f, String(child.pid));
+        } catch {
+          /* no build dir to mark: nothing to clean up later either */
+        }
+      }
       let timedOut = false;
       let aborted = false;
       let spawnError: string | null = null;
@@ -67,6 +79,7 @@ export class LocalRunner implements Runner {
         spec.signal?.removeEventListener('abort', onAbort);
         // make may leave grandchildren behind when it is killed; take the whole group down.
         killGroup();
+        for (const f of pidFiles) rmSync(f, { force: true });
         if (timedOut)
           log.write(`\n[listci: killed after the time limit of ${spec.limits.timeoutMs / 1000} s]\n`);
         log.close();
@@ -81,4 +94,24 @@ export class LocalRunner implements Runner {
       });
     });
   }
+}
+
+const PID_FILE = '.listci-build.pid';
+
+/** Kills the process group a killed listci left running in this build dir, if any. */
+function killLeftover(pidFile: string): void {
+  let pgid: number;
+  try {
+    pgid = Number(readFileSync(pidFile, 'utf8').trim());
+  } catch {
+    return;
+  }
+  if (Number.isInteger(pgid) && pgid > 1) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  rmSync(pidFile, { force: true });
 }
