@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from 'better-sqlite3';
-import type { Config } from '../config/load.ts';
+import { ConfigError, type Config } from '../config/load.ts';
 import { runnerFromConfig } from '../build/select-runner.ts';
 import { now, openDb } from '../db/open.ts';
 import type { Logger } from '../log.ts';
@@ -39,13 +39,23 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
 
   let web: WebServer | null = null;
   if (config.web.enabled) {
-    web = await startWebServer({
-      dbPath: config.database,
-      host: config.web.host,
-      port: config.web.port,
-      log,
-      workDir: config.workDir,
-    });
+    try {
+      web = await startWebServer({
+        dbPath: config.database,
+        host: config.web.host,
+        port: config.web.port,
+        log,
+        workDir: config.workDir,
+      });
+    } catch (e) {
+      db.close();
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL')
+        throw new ConfigError(
+          `config: ${config.source}: web.port: cannot listen on ${config.web.host}:${config.web.port} (${code}); choose another port or set web.enabled: false`,
+        );
+      throw e;
+    }
     opts.onListening?.(web.url);
   }
 

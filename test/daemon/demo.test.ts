@@ -50,3 +50,22 @@ test('the demo checks a good and a bad series and writes both replies', () => {
   assert.doesNotMatch(again.stdout, /checked "/);
   assert.equal(readdirSync(outbox).length, 2);
 });
+
+test('a web port already in use stops the daemon with one line naming web.port (exit 2)', async () => {
+  const { createServer } = await import('node:net');
+  const busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+  const port = (busy.address() as { port: number }).port;
+  try {
+    const cwd = tempDir('listci-demo-port-');
+    writeFileSync(join(cwd, 'listci.yaml'), `web: { port: ${port} }\n`);
+    const r = runCli(['daemon', '--demo', '--once'], { cwd });
+    assert.equal(r.code, 2);
+    assert.match(
+      r.stderr.trim().split('\n').pop() ?? '',
+      new RegExp(`web\\.port: cannot listen on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\)`),
+    );
+  } finally {
+    busy.close();
+  }
+});
