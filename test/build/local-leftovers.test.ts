@@ -10,10 +10,11 @@ import { tempDir } from '../helpers/cli.ts';
 
 const CHILD = new URL('../fixtures/build/local-step-child.ts', import.meta.url).pathname;
 
+/** Running, not a zombie: when no ancestor reaps the orphan, it lingers as one after SIGKILL. */
 const alive = (pid: number): boolean => {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
   } catch {
     return false;
   }
