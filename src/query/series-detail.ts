@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { getRun } from './run-detail.ts';
-import { formatAuthor } from './series-list.ts';
+import { formatAuthor, type SeriesRow } from './series-list.ts';
 import { parseJsonArray, stmt } from './sql.ts';
 import type { SeriesDetail, VersionDetail } from './types.ts';
 
@@ -44,15 +44,7 @@ interface VersionRow {
 export function getSeries(db: Database, key: string): SeriesDetail | null {
   const id = findSeriesId(db, key);
   if (id === null) return null;
-  const s = stmt(db, 'SELECT * FROM series WHERE id = ?').get(id) as {
-    id: number;
-    list: string;
-    title: string;
-    author_name: string | null;
-    author_addr: string;
-    created_at: string;
-    updated_at: string;
-  };
+  const s = stmt(db, 'SELECT * FROM series WHERE id = ?').get(id) as SeriesRow;
   const versions = stmt(db, 'SELECT * FROM series_versions WHERE series_id = ? ORDER BY version, id').all(
     id,
   ) as VersionRow[];

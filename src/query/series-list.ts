@@ -99,7 +99,8 @@ export function listSeries(db: Database, filters: SeriesFilters, req: PageReques
   };
 }
 
-interface SeriesRow {
+/** A row of the series table as stored. */
+export interface SeriesRow {
   id: number;
   list: string;
   title: string;

@@ -17,15 +17,21 @@ function buildDir(): string {
   return dir;
 }
 
-test("a build stopped by Xen's duplicate check is judged by its .xen-syms.1, not an older xen-syms", async () => {
-  const dir = buildDir();
+/** The image the checks pick in `dir` for a build that failed since `failedSinceMs` (or passed). */
+async function imageChecked(dir: string, failedSinceMs?: number) {
   const out = await checkBuildOutput({
     buildDir: dir,
     image: 'xen-syms',
     intermediateImage: '.xen-syms.1',
     logText: '',
-    failedSinceMs: Date.now() - 60_000,
+    failedSinceMs: failedSinceMs ?? null,
   });
+  return out;
+}
+
+test("a build stopped by Xen's duplicate check is judged by its .xen-syms.1, not an older xen-syms", async () => {
+  const dir = buildDir();
+  const out = await imageChecked(dir, Date.now() - 60_000);
   assert.equal(out.imageChecked, '.xen-syms.1');
 });
 
@@ -42,13 +48,7 @@ test('a passing build is judged by its linked image even when make had nothing t
 
 test('a build that failed before linking has no image to check, and says so', async () => {
   const dir = buildDir();
-  const out = await checkBuildOutput({
-    buildDir: dir,
-    image: 'xen-syms',
-    intermediateImage: '.xen-syms.1',
-    logText: '',
-    failedSinceMs: Date.now() + 60_000,
-  });
+  const out = await imageChecked(dir, Date.now() + 60_000);
   assert.equal(out.imageChecked, null);
   assert.match(out.problems.join('\n'), /was written by this build \(the link did not get that far\)/);
 });
