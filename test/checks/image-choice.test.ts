@@ -18,15 +18,14 @@ function buildDir(): string {
 }
 
 /** The image the checks pick in `dir` for a build that failed since `failedSinceMs` (or passed). */
-async function imageChecked(dir: string, failedSinceMs?: number) {
-  const out = await checkBuildOutput({
+function imageChecked(dir: string, failedSinceMs?: number) {
+  return checkBuildOutput({
     buildDir: dir,
     image: 'xen-syms',
     intermediateImage: '.xen-syms.1',
     logText: '',
     failedSinceMs: failedSinceMs ?? null,
   });
-  return out;
 }
 
 test("a build stopped by Xen's duplicate check is judged by its .xen-syms.1, not an older xen-syms", async () => {
@@ -37,12 +36,7 @@ test("a build stopped by Xen's duplicate check is judged by its .xen-syms.1, not
 
 test('a passing build is judged by its linked image even when make had nothing to relink', async () => {
   const dir = buildDir();
-  const out = await checkBuildOutput({
-    buildDir: dir,
-    image: 'xen-syms',
-    intermediateImage: '.xen-syms.1',
-    logText: '',
-  });
+  const out = await imageChecked(dir);
   assert.equal(out.imageChecked, 'xen-syms');
 });
 
