@@ -34,4 +34,5 @@ runnerSuite(
   () => new ContainerRunner({ socketPath: socket }),
   [toolchain('gcc-12', 'gcc-12', null), toolchain('clang-14', 'clang-14', null)],
   imageFor,
+  true,
 );
