@@ -68,10 +68,12 @@ export function compareWithBaseline(
   };
 }
 
+/** The log findings the series introduced that fail it: new ones, warnings aside. */
+export function newFailures<E extends Pick<BuildError, 'kind' | 'status'>>(errors: E[]): E[] {
+  return errors.filter((e) => e.status === 'new' && e.kind !== 'compiler-warning');
+}
+
 /** Does anything new make the series fail? Warnings alone and file collisions do not. */
 export function hasNewFailures(c: ComparedFindings): boolean {
-  return (
-    c.duplicates.some((d) => d.status === 'new') ||
-    c.errors.some((e) => e.status === 'new' && e.kind !== 'compiler-warning')
-  );
+  return c.duplicates.some((d) => d.status === 'new') || newFailures(c.errors).length > 0;
 }

@@ -13,7 +13,7 @@ export { ElfError, parseElf, readElf } from './elf.ts';
 export { findDuplicates, findFileCollisions, xenSymbols } from './duplicates.ts';
 export { listObjects, traceKeys } from './objects.ts';
 export { parseBuildLog, stripAnsi } from './buildlog.ts';
-export { compareWithBaseline, hasNewFailures, normaliseMessage } from './compare.ts';
+export { compareWithBaseline, hasNewFailures, newFailures, normaliseMessage } from './compare.ts';
 export type { Findings, ComparedFindings } from './compare.ts';
 
 export interface CheckBuildInput {

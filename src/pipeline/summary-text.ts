@@ -1,4 +1,5 @@
 import type { BuildReport, CheckResult } from '../contract.ts';
+import { newFailures } from '../checks/compare.ts';
 
 // The human summary `listci check` prints on stdout: what a contributor reads before posting.
 
@@ -34,7 +35,7 @@ export function summaryText(r: CheckResult): string {
     out.push('');
     const w = Math.max(9, ...series.map((b) => b.toolchain.length));
     out.push(`${'toolchain'.padEnd(w)}  result   time      new dups  new errors  pre-existing`);
-    for (const b of series) out.push(row(b, w, r.builds));
+    for (const b of series) out.push(row(b, w));
   }
   for (const b of series) {
     for (const d of b.duplicates.new) {
@@ -45,7 +46,7 @@ export function summaryText(r: CheckResult): string {
       );
       if (d.addresses.length) out.push(`  addresses: ${d.addresses.join(' != ')}`);
     }
-    for (const e of b.errors.filter((x) => x.status === 'new' && x.kind !== 'compiler-warning').slice(0, 5)) {
+    for (const e of newFailures(b.errors).slice(0, 5)) {
       out.push(
         '',
         `[${b.toolchain}] ${e.kind}${e.file ? ` ${e.file}${e.line ? `:${e.line}` : ''}` : ''}: ${e.message}`,
@@ -58,12 +59,11 @@ export function summaryText(r: CheckResult): string {
   return out.join('\n') + '\n';
 }
 
-function row(b: BuildReport, w: number, all: BuildReport[]): string {
-  const baseline = all.find((x) => x.phase === 'baseline' && x.toolchain === b.toolchain);
+function row(b: BuildReport, w: number): string {
   const pre =
     b.duplicates.preexisting.length +
     b.errors.filter((e) => e.status === 'preexisting' && e.kind !== 'compiler-warning').length;
-  const newErr = b.errors.filter((e) => e.status === 'new' && e.kind !== 'compiler-warning').length;
-  const time = seconds(b.durationMs) + (baseline?.cached ? '' : '');
-  return `${b.toolchain.padEnd(w)}  ${b.status.padEnd(7)}  ${time.padEnd(8)}  ${String(b.duplicates.new.length).padEnd(8)}  ${String(newErr).padEnd(10)}  ${pre}`;
+  // The toolchain's judgement: a build that links but adds a duplicate is a fail.
+  const result = b.verdict ?? b.status;
+  return `${b.toolchain.padEnd(w)}  ${result.padEnd(7)}  ${seconds(b.durationMs).padEnd(8)}  ${String(b.duplicates.new.length).padEnd(8)}  ${String(newFailures(b.errors).length).padEnd(10)}  ${pre}`;
 }

@@ -1,3 +1,4 @@
+import { newFailures } from '../checks/compare.ts';
 import type { ApplyResult, BuildReport, Verdict } from '../contract.ts';
 
 /**
@@ -22,7 +23,7 @@ export function decideVerdict(
   if (failing.length > 0) {
     const parts = failing.map((b) => {
       const d = b.duplicates.new.length;
-      const e = b.errors.filter((x) => x.status === 'new' && isError(x.kind)).length;
+      const e = newFailures(b.errors).length;
       const what = [
         d ? `${d} new duplicate symbol${d > 1 ? 's' : ''}` : '',
         e ? `${e} new error${e > 1 ? 's' : ''}` : '',
@@ -57,12 +58,7 @@ export function decideVerdict(
 export function toolchainVerdict(b: BuildReport, builds: BuildReport[]): Verdict {
   const baseline = builds.find((x) => x.phase === 'baseline' && x.toolchain === b.toolchain);
   const newlyBroken = b.status === 'fail' && !b.botError && baseline?.status === 'pass';
-  if (
-    b.duplicates.new.length > 0 ||
-    b.errors.some((e) => e.status === 'new' && isError(e.kind)) ||
-    newlyBroken
-  )
-    return 'fail';
+  if (b.duplicates.new.length > 0 || newFailures(b.errors).length > 0 || newlyBroken) return 'fail';
   if (b.botError !== null || b.status === 'error' || b.status === 'timeout' || b.status === 'skipped')
     return 'error';
   return 'pass';
@@ -71,8 +67,4 @@ export function toolchainVerdict(b: BuildReport, builds: BuildReport[]): Verdict
 /** The series builds with their toolchain verdicts filled in. */
 export function withToolchainVerdicts(builds: BuildReport[]): BuildReport[] {
   return builds.map((b) => (b.phase === 'series' ? { ...b, verdict: toolchainVerdict(b, builds) } : b));
-}
-
-function isError(kind: string): boolean {
-  return kind !== 'compiler-warning';
 }

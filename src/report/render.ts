@@ -1,4 +1,5 @@
 import type { BuildError, BuildReport, CheckResult, DuplicateSymbol } from '../contract.ts';
+import { newFailures } from '../checks/compare.ts';
 
 // The text of the reply a maintainer reads in the thread. Modelled on the kernel test
 // robot's reports: the verdict first, what is new marked as new, what was already broken
@@ -69,7 +70,7 @@ export function replySubject(subject: string): string {
 const seriesBuilds = (r: CheckResult): BuildReport[] => r.builds.filter((b) => b.phase === 'series');
 /** Errors the series introduced; warnings and Xen's duplicate check (shown as duplicates) aside. */
 const newErrors = (b: BuildReport): BuildError[] =>
-  b.errors.filter((e) => e.status === 'new' && e.kind !== 'compiler-warning' && e.kind !== 'duplicate-check');
+  newFailures(b.errors).filter((e) => e.kind !== 'duplicate-check');
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** The bot's own failures: a build it could not run, or a run that never got to building. */
@@ -163,7 +164,12 @@ function buildTable(r: CheckResult): string {
   if (!builds.length) return '';
   const rows = builds.map((b) => [
     b.toolchain,
-    b.botError ? 'error (listci)' : b.status === 'pass' ? 'pass' : b.status.toUpperCase(),
+    // The toolchain's judgement when the pipeline gave one: a build that links but adds a duplicate fails.
+    b.botError
+      ? 'error (listci)'
+      : (b.verdict ?? b.status) === 'pass'
+        ? 'pass'
+        : (b.verdict ?? b.status).toUpperCase(),
     b.status === 'skipped' || b.botError ? '-' : duration(b.durationMs),
     String(b.duplicates.new.length),
     String(newErrors(b).length),

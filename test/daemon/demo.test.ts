@@ -30,6 +30,7 @@ test('the demo checks a good and a bad series and writes both replies', () => {
   assert.match(bad, /^X-Listci-Run: \d+/m);
   assert.match(bad, /util\.c#parse_one/);
   assert.match(bad, /drivers\/util\.o/);
+  assert.match(bad, /^ {2}gcc +FAIL /m, 'the table shows the judgement, though make itself passed');
 
   // The demo's build links (make passes) but the series fails under each toolchain: the
   // maintainer's list shows the judgement, not make's exit code.
