@@ -3,7 +3,7 @@
 // be re-run after a parser fix; running it twice on one row changes nothing.
 import { createHash } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
-import { stmt } from '../series/sql.ts';
+import { stmt } from '../db/stmt.ts';
 import { authorOf, XEN_DEVEL_ADDRESSES } from '../mail/author.ts';
 import { classify, type MailKind } from '../mail/classify.ts';
 import { detectMangled } from '../mail/mangled.ts';

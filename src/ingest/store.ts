@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import { now } from '../db/open.ts';
+import { stmt } from '../db/stmt.ts';
 
 export interface StoredMessage {
   id: number;
@@ -16,14 +17,13 @@ export interface StoredMessage {
 export function storeRawMessage(db: Database, raw: Buffer, source: string): StoredMessage {
   const found = extractMessageId(raw);
   const messageId = found ?? syntheticMessageId(raw);
-  const res = db
-    .prepare(
-      `INSERT INTO messages (message_id, synthetic_id, raw, size, source, received_at)
-       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(message_id) DO NOTHING`,
-    )
-    .run(messageId, found ? 0 : 1, raw, raw.length, source, now());
+  const res = stmt(
+    db,
+    `INSERT INTO messages (message_id, synthetic_id, raw, size, source, received_at)
+     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(message_id) DO NOTHING`,
+  ).run(messageId, found ? 0 : 1, raw, raw.length, source, now());
   if (res.changes === 1) return { id: Number(res.lastInsertRowid), messageId, inserted: true };
-  const row = db.prepare('SELECT id FROM messages WHERE message_id = ?').get(messageId) as { id: number };
+  const row = stmt(db, 'SELECT id FROM messages WHERE message_id = ?').get(messageId) as { id: number };
   return { id: row.id, messageId, inserted: false };
 }
 

@@ -2,7 +2,8 @@ import type { Database } from 'better-sqlite3';
 import type { Verdict } from '../contract.ts';
 import { findingFromRow } from './run-detail.ts';
 import { formatAuthor } from './series-list.ts';
-import { stmt, TOOLCHAIN_MATCH, toolchainParams } from './sql.ts';
+import { stmt } from '../db/stmt.ts';
+import { TOOLCHAIN_MATCH, toolchainParams } from './sql.ts';
 import type { FindingFilters, FindingHit, Page, PageRequest } from './types.ts';
 
 /** Must match the expression of index findings_symbol_name (migration 0005) character for character. */

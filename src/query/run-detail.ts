@@ -1,7 +1,8 @@
 import type { Database } from 'better-sqlite3';
 import type { BuildStatus, CheckResult, Verdict } from '../contract.ts';
 import { replyBodyText } from './reply-text.ts';
-import { parseJsonArray, stmt } from './sql.ts';
+import { stmt } from '../db/stmt.ts';
+import { parseJsonArray } from './sql.ts';
 import type { BuildRow, FindingRow, ReplyRow, RunDetail } from './types.ts';
 
 interface RunRow {

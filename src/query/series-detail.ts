@@ -1,7 +1,8 @@
 import type { Database } from 'better-sqlite3';
 import { getRun } from './run-detail.ts';
 import { formatAuthor, type SeriesRow } from './series-list.ts';
-import { parseJsonArray, stmt } from './sql.ts';
+import { stmt } from '../db/stmt.ts';
+import { parseJsonArray } from './sql.ts';
 import type { SeriesDetail, VersionDetail } from './types.ts';
 
 /**

@@ -6,9 +6,9 @@ import {
   TOOLCHAIN_VERDICT,
   TOOLCHAIN_MATCH,
   likeContains,
-  stmt,
   toolchainParams,
 } from './sql.ts';
+import { stmt } from '../db/stmt.ts';
 
 export const MAX_LIMIT = 200;
 

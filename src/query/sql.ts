@@ -1,5 +1,3 @@
-import type { Database, Statement } from 'better-sqlite3';
-
 // Small pieces of SQL the queries share.
 
 /** A LIKE pattern that matches `text` literally anywhere; use with ESCAPE '\'. */
@@ -36,21 +34,3 @@ export const parseJsonArray = <T>(text: string | null): T[] => {
     return [];
   }
 };
-
-const cache = new WeakMap<Database, Map<string, Statement>>();
-
-/**
- * A prepared statement, compiled once per connection: compiling costs more than running
- * these small lookups, and a list page runs a few hundred of them.
- */
-export function stmt(db: Database, sql: string): Statement {
-  let byDb = cache.get(db);
-  if (!byDb) cache.set(db, (byDb = new Map()));
-  let s = byDb.get(sql);
-  if (!s) {
-    s = db.prepare(sql);
-    // Filter combinations are few, but a cursor or limit never enters the SQL text: bounded.
-    if (byDb.size < 500) byDb.set(sql, s);
-  }
-  return s;
-}

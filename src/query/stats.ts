@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
-import { stmt, TOOLCHAIN_VERDICT } from './sql.ts';
+import { stmt } from '../db/stmt.ts';
+import { TOOLCHAIN_VERDICT } from './sql.ts';
 import type { LatencyPoint, WeekStat } from './types.ts';
 
 /**

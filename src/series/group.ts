@@ -2,7 +2,7 @@
 // (complete, missing, superseded, reused) up to date. The order of the rules is here,
 // in placeMessage; each rule lives in rules.ts with the mail shape it handles.
 import type { Database } from 'better-sqlite3';
-import { stmt } from './sql.ts';
+import { stmt } from '../db/stmt.ts';
 import {
   byMarkers,
   byReferences,

@@ -3,7 +3,7 @@
 // query; src/series/group.ts calls them in order. Thread headers are trusted first,
 // subject markers only when the thread says nothing.
 import type { Database } from 'better-sqlite3';
-import { stmt } from './sql.ts';
+import { stmt } from '../db/stmt.ts';
 
 /** A patch or cover letter to place, as plain data. */
 export interface GroupInput {
