@@ -1,10 +1,14 @@
 // Fills a fresh database the way the pipeline would after checking a handful of xen-devel
-// series. For now the mail, series and reply stages are simulated with direct inserts
-// and the checks go through recordCheckResult; the lead will switch this to real
-// `listci check` runs. Tests must only rely on what a real run also produces: titles,
-// authors, Message-IDs, toolchain names, symbol keys, verdicts — never on row ids.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// series that no toy tree can produce (clang-only duplicates, a bot error, hostile subjects):
+// mail, series and reply rows are inserted directly and the checks go through
+// recordCheckResult, the pipeline's own writer. test/web/api-real-checks.test.ts covers the
+// same API over a database that real checks filled. Tests rely only on what a real run also
+// produces: titles, authors, Message-IDs, toolchain names, symbol keys, verdicts, never row ids.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { createWebApp } from '../../src/web/server.ts';
 import { openDb, type Database } from '../../src/db/open.ts';
 import { recordCheckResult } from '../../src/db/record.ts';
 import type { BuildReport, CheckResult, DuplicateSymbol, Verdict } from '../../src/contract.ts';
@@ -578,4 +582,27 @@ function insertReply(
     r.at,
     r.state === 'sent' ? r.at : null,
   );
+}
+
+export interface FilledWebApp {
+  filled: FilledDb;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+/** The web app over a freshly filled database, opened read-only as `listci serve` opens it. */
+export async function filledWebApp(prefix: string): Promise<FilledWebApp> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const filled = await fillDbWithChecks(join(dir, 'listci.db'));
+  const db = openDb(filled.dbPath, { readonly: true });
+  const app = createWebApp({ db, workDir: filled.workDir });
+  return {
+    filled,
+    app,
+    async close() {
+      await app.close();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

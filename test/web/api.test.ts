@@ -1,20 +1,16 @@
 // The JSON API, asked the questions a Xen maintainer asks, against a database filled by checks.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { openDb, type Database } from '../../src/db/open.ts';
-import { createWebApp } from '../../src/web/server.ts';
+import { openDb } from '../../src/db/open.ts';
 import type { FindingHit, Page, RunDetail, SeriesDetail, SeriesListItem } from '../../src/query/types.ts';
-import { fillDbWithChecks, type FilledDb } from '../helpers/fill-db.ts';
+import { filledWebApp, type FilledDb } from '../helpers/fill-db.ts';
 
-let dir: string;
 let filled: FilledDb;
-let db: Database;
 let app: FastifyInstance;
-
+let close: () => Promise<void>;
 async function get<T>(url: string, status = 200): Promise<T> {
   const res = await app.inject({ method: 'GET', url });
   assert.equal(res.statusCode, status, `${url}: ${res.body}`);
@@ -22,17 +18,10 @@ async function get<T>(url: string, status = 200): Promise<T> {
 }
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'listci-api-'));
-  filled = await fillDbWithChecks(join(dir, 'listci.db'));
-  db = openDb(filled.dbPath, { readonly: true });
-  app = createWebApp({ db, workDir: filled.workDir });
+  ({ filled, app, close } = await filledWebApp('listci-api-'));
 });
 
-after(async () => {
-  await app.close();
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => close());
 
 describe('/api/series', () => {
   test('lists every series newest first with per-toolchain badges of its latest run', async () => {
@@ -301,7 +290,7 @@ describe('build logs', () => {
   });
 
   test('a log path outside the work dir is refused, also when it climbs out with ../', async () => {
-    const outside = join(dir, '..', `listci-outside-${process.pid}.log`);
+    const outside = join(dirname(filled.dbPath), '..', `listci-outside-${process.pid}.log`);
     writeFileSync(outside, 'secret\n');
     const w = openDb(filled.dbPath);
     const ids = w.prepare('SELECT id FROM builds ORDER BY id LIMIT 2').all() as { id: number }[];

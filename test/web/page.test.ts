@@ -1,31 +1,18 @@
 // The web page as served: mail-written strings render as text, the CSP forbids script.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { openDb, type Database } from '../../src/db/open.ts';
-import { createWebApp } from '../../src/web/server.ts';
-import { fillDbWithChecks, type FilledDb } from '../helpers/fill-db.ts';
+import { filledWebApp, type FilledDb } from '../helpers/fill-db.ts';
 
-let dir: string;
 let filled: FilledDb;
-let db: Database;
 let app: FastifyInstance;
+let close: () => Promise<void>;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'listci-page-'));
-  filled = await fillDbWithChecks(join(dir, 'listci.db'));
-  db = openDb(filled.dbPath, { readonly: true });
-  app = createWebApp({ db, workDir: filled.workDir });
+  ({ filled, app, close } = await filledWebApp('listci-page-'));
 });
 
-after(async () => {
-  await app.close();
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => close());
 
 test('a subject and author name full of HTML render as text on the list and the detail view', async () => {
   const list = await app.inject({ url: '/' });
