@@ -10,19 +10,9 @@
 // LISTCI_BENCH_WORKDIR (default /var/tmp/listci-bench-latency) keeps the mirror, build dirs and
 // baseline cache between runs: the first run builds each baseline cold (minutes), later ones do not.
 import { execFileSync } from 'node:child_process';
-import {
-  appendFileSync,
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { ContainerRunner, ensureOwner, findSocket } from '../src/build/engine.ts';
 import { buildDirFor } from '../src/build/matrix.ts';
 import { makeArgv, XEN_RECIPE, type RecipeConfig } from '../src/build/recipe.ts';
@@ -30,7 +20,7 @@ import type { ToolchainConfig } from '../src/config/schema.ts';
 import type { RunDetail } from '../src/query/types.ts';
 import { startDovecot } from '../test/helpers/dovecot.ts';
 import { startSmtp } from '../test/helpers/smtp.ts';
-import { startDaemon } from '../test/e2e/support.ts';
+import { startXenDaemon } from '../test/e2e/support.ts';
 
 const repo = new URL('..', import.meta.url).pathname;
 const runs = Number(process.argv[2] ?? 3);
@@ -109,38 +99,7 @@ const series = FILES.slice(0, runs + 1).map((file, i) => {
 
 const dovecot = await startDovecot();
 const smtp = await startSmtp({ relay: (m) => dovecot.append(m.raw) });
-const config = {
-  list: { name: 'xen-devel', addresses: [LIST] },
-  workDir,
-  database: join(scratch, 'listci.db'),
-  mail: {
-    source: {
-      type: 'imap',
-      host: dovecot.host,
-      port: dovecot.port,
-      secure: false,
-      user: dovecot.user,
-      password: { env: 'LISTCI_BENCH_IMAP_PASSWORD' },
-    },
-  },
-  repo: { url: xen, mirror: join(workDir, 'xen-mirror.git'), defaultBranch: 'main', worktrees: 1 },
-  build: { runner: 'podman', socket, parallel: 1, makeJobs: 2, recipe: RECIPE, toolchains: TOOLCHAINS },
-  reply: {
-    policy: 'always',
-    dryRun: false,
-    outbox: join(scratch, 'outbox'),
-    from: 'listci <listci@ci.example.org>',
-    smtp: { host: smtp.host, port: smtp.port, secure: false },
-  },
-  web: { host: '127.0.0.1', port: 0 },
-};
-const configPath = join(scratch, 'listci.yaml');
-writeFileSync(configPath, stringify(config));
-const daemon = await startDaemon(
-  configPath,
-  { LISTCI_BENCH_IMAP_PASSWORD: dovecot.password },
-  join(scratch, 'daemon.log'),
-);
+const daemon = await startXenDaemon({ dovecot, smtp, scratch, workDir, toolchains: TOOLCHAINS });
 
 interface Measured {
   latencyMs: number;

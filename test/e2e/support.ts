@@ -1,9 +1,18 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import {
+  chmodSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { stringify } from 'yaml';
 import { mailboxContents as inboxOf, type Dovecot } from '../helpers/dovecot.ts';
 
 // What the real end-to-end runs on Xen share: where Xen and the engine are, a daemon child
@@ -200,4 +209,67 @@ export async function waitFor<T>(
       throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}\n${onTimeout?.() ?? ''}`);
     await new Promise((r) => setTimeout(r, 500));
   }
+}
+
+const IMAP_PASSWORD_ENV = 'LISTCI_E2E_IMAP_PASSWORD';
+
+/**
+ * The daemon as xen-devel would run it, on this machine's list: watching the Dovecot mailbox
+ * over IMAP, replying (always) through the test SMTP server, building Xen in Podman. The
+ * config is written to `scratch`; `extra` adds or overrides top-level sections.
+ */
+export async function startXenDaemon(o: {
+  dovecot: Dovecot;
+  smtp: { host: string; port: number };
+  scratch: string;
+  workDir: string;
+  toolchains: object[];
+  extra?: Record<string, unknown>;
+}): Promise<DaemonChild & { dbPath: string }> {
+  const dbPath = join(o.scratch, 'listci.db');
+  const config = {
+    list: { name: 'xen-devel', addresses: [LIST] },
+    workDir: o.workDir,
+    database: dbPath,
+    mail: {
+      source: {
+        type: 'imap',
+        host: o.dovecot.host,
+        port: o.dovecot.port,
+        secure: false,
+        user: o.dovecot.user,
+        password: { env: IMAP_PASSWORD_ENV },
+        mailbox: 'INBOX',
+        recheckSeconds: 5,
+      },
+    },
+    repo: { url: XEN_REPO, mirror: join(o.workDir, 'xen-mirror.git'), defaultBranch: 'main', worktrees: 1 },
+    build: {
+      runner: 'podman',
+      socket: SOCKET,
+      parallel: 1,
+      makeJobs: 2,
+      timeoutMinutes: 15,
+      toolchains: o.toolchains,
+    },
+    reply: {
+      policy: 'always',
+      dryRun: false,
+      outbox: join(o.scratch, 'outbox'),
+      from: 'listci <listci@ci.example.org>',
+      ccList: true,
+      webUrl: 'https://ci.example.org/listci',
+      smtp: { host: o.smtp.host, port: o.smtp.port, secure: false },
+    },
+    web: { host: '127.0.0.1', port: 0 },
+    ...o.extra,
+  };
+  const configPath = join(o.scratch, 'xen-devel.yaml');
+  writeFileSync(configPath, stringify(config));
+  const daemon = await startDaemon(
+    configPath,
+    { [IMAP_PASSWORD_ENV]: o.dovecot.password },
+    join(o.scratch, 'daemon.log'),
+  );
+  return { ...daemon, dbPath };
 }

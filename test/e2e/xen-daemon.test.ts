@@ -1,12 +1,11 @@
 import { skipUnlessCi } from '../helpers/prerequisite.ts';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
-import { stringify } from 'yaml';
 import type { RunDetail } from '../../src/query/types.ts';
 import { startDovecot, type Dovecot } from '../helpers/dovecot.ts';
 import { startSmtp, type TestSmtp } from '../helpers/smtp.ts';
@@ -14,12 +13,10 @@ import {
   DEBIAN_PATCHES,
   contributorClone,
   LIST,
-  SOCKET,
-  XEN_REPO,
   mailboxContents,
   missingPrerequisites,
   sendEmail,
-  startDaemon,
+  startXenDaemon,
   waitFor,
   workDirFor,
   type DaemonChild,
@@ -40,7 +37,6 @@ const BREAKING_PATCH = new URL(
   '../fixtures/e2e/x86-hvm-exit-barrier-same-asm-basename.patch',
   import.meta.url,
 ).pathname;
-const IMAP_PASSWORD_ENV = 'LISTCI_E2E_IMAP_PASSWORD';
 // A cold Xen build is 1–4 minutes per toolchain on 2 shared cores; a failing series is also
 // rebuilt from an empty build dir to confirm it. Generous, so a loaded machine is not a failure.
 const PER_TEST_MS = 25 * 60_000;
@@ -60,52 +56,16 @@ before(async () => {
   work = workDirFor('listci-e2e-work-');
   dovecot = await startDovecot();
   smtp = await startSmtp({ relay: (m) => dovecot.append(m.raw) });
-  dbPath = join(scratch, 'listci.db');
-  const config = {
-    list: { name: 'xen-devel', addresses: [LIST] },
+  const started = await startXenDaemon({
+    dovecot,
+    smtp,
+    scratch,
     workDir: work.dir,
-    database: dbPath,
-    mail: {
-      source: {
-        type: 'imap',
-        host: dovecot.host,
-        port: dovecot.port,
-        secure: false,
-        user: dovecot.user,
-        password: { env: IMAP_PASSWORD_ENV },
-        mailbox: 'INBOX',
-        recheckSeconds: 5,
-      },
-    },
-    repo: { url: XEN_REPO, mirror: join(work.dir, 'xen-mirror.git'), defaultBranch: 'main', worktrees: 1 },
-    build: {
-      runner: 'podman',
-      socket: SOCKET,
-      parallel: 1,
-      makeJobs: 2,
-      timeoutMinutes: 15,
-      recipe: { subdir: 'xen', configFragment: ['CONFIG_LIVEPATCH=y', 'CONFIG_ENFORCE_UNIQUE_SYMBOLS=y'] },
-      toolchains: TOOLCHAINS,
-    },
-    reply: {
-      policy: 'always',
-      dryRun: false,
-      outbox: join(scratch, 'outbox'),
-      from: 'listci <listci@ci.example.org>',
-      ccList: true,
-      webUrl: 'https://ci.example.org/listci',
-      smtp: { host: smtp.host, port: smtp.port, secure: false },
-    },
-    web: { host: '127.0.0.1', port: 0 },
-    logLevel: 'info',
-  };
-  const configPath = join(scratch, 'xen-devel.yaml');
-  writeFileSync(configPath, stringify(config));
-  daemon = await startDaemon(
-    configPath,
-    { [IMAP_PASSWORD_ENV]: dovecot.password },
-    join(scratch, 'daemon.log'),
-  );
+    toolchains: TOOLCHAINS,
+    extra: { logLevel: 'info' },
+  });
+  daemon = started;
+  dbPath = started.dbPath;
 });
 
 after(async () => {
