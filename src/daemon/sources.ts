@@ -5,6 +5,7 @@ import type { ImapMailboxOptions } from '../ingest/imap-search.ts';
 import { importMaildir } from '../ingest/maildir.ts';
 import { splitMbox } from '../ingest/mbox.ts';
 import { ingestMessages, processStoredMessage } from '../ingest/process.ts';
+import { stmt } from '../db/stmt.ts';
 import type { Logger } from '../log.ts';
 import { readFileSync } from 'node:fs';
 
@@ -91,7 +92,7 @@ function pollingSource(intervalMs: number | null, log: Logger, pass: () => void)
 
 /** Mails stored but not yet classified (IMAP's, or left by a crash) are processed now. */
 export function processUnclassified(db: Database, config: Config, log: Logger): number {
-  const rows = db.prepare(`SELECT id FROM messages WHERE kind = 'unclassified' ORDER BY id`).all() as {
+  const rows = stmt(db, `SELECT id FROM messages WHERE kind = 'unclassified' ORDER BY id`).all() as {
     id: number;
   }[];
   for (const { id } of rows) {
