@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from 'better-sqlite3';
 import { ConfigError, type Config } from '../config/load.ts';
 import { runnerFromConfig } from '../build/select-runner.ts';
@@ -187,7 +186,6 @@ function startDelivery(db: Database, config: Config, log: Logger) {
       stopped = true;
       clearInterval(timer);
       await running;
-      await sleep(0);
     },
   };
 }
