@@ -10,11 +10,18 @@
 // LISTCI_BENCH_WORKDIR (default /var/tmp/listci-bench-latency) keeps the mirror, build dirs and
 // baseline cache between runs: the first run builds each baseline cold (minutes), later ones do not.
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContainerRunner, ensureOwner, findSocket } from '../src/build/engine.ts';
-import { buildDirFor } from '../src/build/matrix.ts';
 import { makeArgv, XEN_RECIPE, type RecipeConfig } from '../src/build/recipe.ts';
 import type { ToolchainConfig } from '../src/config/schema.ts';
 import type { RunDetail } from '../src/query/types.ts';
@@ -150,59 +157,56 @@ try {
   await dovecot.stop();
 }
 
-// Plain make of the same changes, from the same build dir state: listci's worktree and build
-// dirs, now that the daemon has stopped. Series i was built right after series i-1, so the
-// plain build goes from series i-1's tree to series i's tree (the same two files recompile).
+// Plain make of the same changes from the same state: each series build in listci starts from a
+// fresh copy of the base's snapshot and recompiles the one file its series touched, so the
+// plain build does the same, in its own copy, with every other file dated before the snapshot.
 const wt = join(workDir, 'worktrees', 'wt-0');
 // Into FETCH_HEAD only: the objects arrive, no ref is left in listci's mirror.
 execFileSync('git', ['-C', wt, 'fetch', '-q', clone, ...series.map((_, i) => `bench-${i}`)]);
 const plain: Record<string, number[]> = {};
 const runner = new ContainerRunner({ socketPath: socket });
+const copy = join(scratch, 'plain-build');
 for (const t of TOOLCHAINS) {
-  const build = buildDirFor(workDir, t.name, 'wt-0');
-  if (!existsSync(build)) throw new Error(`no build dir ${build}`);
-  ensureOwner(build, 1000, 1000);
-  const ctr = execFileSync(
-    'podman',
-    [
-      ...['run', '-d', '--rm', '--network=none', '--user=1000:1000'],
-      ...['-v', `${wt}:/src:ro`, '-v', `${build}:/build`, '-w', '/build'],
-      t.image!,
-      ...['sleep', 'infinity'],
-    ],
-    { encoding: 'utf8' },
-  ).trim();
-  const argv = [
-    ...makeArgv({
-      runner,
-      recipe: RECIPE,
-      toolchain: t,
-      sourceDir: wt,
-      buildDir: build,
-    }),
-    '-j2',
-  ];
+  const snaps = join(workDir, 'snapshots', t.name);
+  const snap = readdirSync(snaps).find((n) => n.startsWith(`${base}-`) && !n.endsWith('.json'));
+  if (!snap) throw new Error(`no snapshot of ${base} under ${snaps}`);
+  const argv = [...makeArgv({ runner, recipe: RECIPE, toolchain: t, sourceDir: wt, buildDir: copy }), '-j2'];
   const make = (sha: string): number => {
+    rmSync(copy, { recursive: true, force: true });
+    execFileSync('cp', ['-a', join(snaps, snap), copy]);
+    ensureOwner(copy, 1000, 1000);
     execFileSync('git', ['-C', wt, 'checkout', '-q', '--detach', sha]);
-    // A fixed script; the make argv comes from this file's constants. Timed inside the container.
-    const out = execFileSync(
+    execFileSync('sh', ['-c', 'git ls-files -z | xargs -0 touch -h -d @946684800', 'sh'], { cwd: wt });
+    const changed = execFileSync('git', ['-C', wt, 'diff', '--name-only', base, sha], { encoding: 'utf8' });
+    for (const f of changed.split('\n').filter(Boolean)) execFileSync('touch', [join(wt, f)]);
+    const ctr = execFileSync(
       'podman',
       [
-        ...['exec', '-e', 'LC_ALL=C', '-e', 'HOME=/tmp', ctr, 'sh', '-c'],
-        's=$(date +%s%N); "$@" >/dev/null 2>&1 || exit 1; e=$(date +%s%N); echo $(( (e - s) / 1000000 ))',
-        'sh',
-        ...argv,
+        ...['run', '-d', '--rm', '--network=none', '--user=1000:1000'],
+        ...['-v', `${wt}:/src:ro`, '-v', `${copy}:/build`, '-w', '/build'],
+        t.image!,
+        ...['sleep', 'infinity'],
       ],
       { encoding: 'utf8' },
-    );
-    return Number(out.trim().split('\n').pop());
+    ).trim();
+    try {
+      // A fixed script; the make argv comes from this file's constants. Timed inside the container.
+      const out = execFileSync(
+        'podman',
+        [
+          ...['exec', '-e', 'LC_ALL=C', '-e', 'HOME=/tmp', ctr, 'sh', '-c'],
+          's=$(date +%s%N); "$@" >/dev/null 2>&1 || exit 1; e=$(date +%s%N); echo $(( (e - s) / 1000000 ))',
+          'sh',
+          ...argv,
+        ],
+        { encoding: 'utf8' },
+      );
+      return Number(out.trim().split('\n').pop());
+    } finally {
+      execFileSync('podman', ['rm', '-f', ctr], { stdio: 'ignore' });
+    }
   };
-  try {
-    make(series[0]!.sha); // back to the state before the first timed series (untimed)
-    plain[t.name] = series.slice(1).map((s) => make(s.sha));
-  } finally {
-    execFileSync('podman', ['rm', '-f', ctr], { stdio: 'ignore' });
-  }
+  plain[t.name] = series.slice(1).map((s) => make(s.sha));
   console.error(`${t.name} plain make: ${plain[t.name]!.map((ms) => (ms / 1000).toFixed(1)).join(', ')} s`);
 }
 

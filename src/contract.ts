@@ -69,6 +69,16 @@ export interface BuildReport {
   botError: string | null; // the bot's own failure (missing image, crashed runner): never blamed on the series
   verdict?: Verdict; // series phase: this toolchain's judgement (fail for anything new, even if make passed)
   logPath: string | null;
+  mode?: BuildMode | null; // clean or incremental, and why; null when the baseline came from the cache
+  stopped?: string | null; // why listci stopped the build (past the series' time or build dir limit)
+}
+
+/** How a build started: from an empty build dir, or incrementally from a trusted snapshot. */
+export interface BuildMode {
+  clean: boolean;
+  rule: 'no-snapshot' | 'build-rules-changed' | 'incremental';
+  reason: string; // "built from scratch: the series changes the build rules (xen/Rules.mk)"
+  from: string | null; // the commit of the snapshot it started from; null when clean
 }
 
 export interface SeriesSummary {

@@ -1,4 +1,4 @@
-import { chownSync, existsSync, lstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, lchownSync, lstatSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
@@ -193,13 +193,16 @@ export class ContainerRunner implements Runner {
   }
 }
 
-/** The build runs as a non-root uid, so its writable dirs must belong to it (chown is cheap once done). */
+/**
+ * The build runs as a non-root uid, so its writable dirs must belong to it (chown is cheap once
+ * done). lchown: a symlink a build left must never hand its target to the build's uid.
+ */
 export function ensureOwner(dir: string, uid: number, gid: number): void {
-  const st = statSync(dir);
+  const st = lstatSync(dir);
   if (st.uid === uid && st.gid === gid) return;
   const walk = (p: string): void => {
     const s = lstatSync(p);
-    if (s.uid !== uid || s.gid !== gid) chownSync(p, uid, gid);
+    if (s.uid !== uid || s.gid !== gid) lchownSync(p, uid, gid);
     if (s.isDirectory()) for (const n of readdirSync(p)) walk(join(p, n));
   };
   walk(dir);

@@ -1,18 +1,24 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BuildStatus } from '../contract.ts';
 import type { ToolchainConfig } from '../config/schema.ts';
-import { assertRoom } from './disk-space.ts';
+import { chooseBuildMode, type BuildMode } from './clean-rule.ts';
+import { watchBuildDir, type Exceeded } from './dir-watch.ts';
+import { assertRoom, WorkDirFullError } from './disk-space.ts';
 import { configHash, runRecipe, type RecipeConfig, type RecipeOutcome, type StepName } from './recipe.ts';
 import type { RunLimits, Runner } from './runner.ts';
+import { copyTree, removeTree, SnapshotStore } from './snapshots.ts';
 
 // Runs one phase (the baseline, then the series) of a run across the toolchains, at most
-// `parallel` at once. Each toolchain keeps a persistent build dir per worktree slot
-//   workDir/builds/<toolchain>/<slot>
-// so that building the series right after its base only recompiles what the series touched.
-// Baseline results are cached by (base commit, toolchain, config hash) in
-//   workDir/cache/baseline/<commit>-<toolchain>-<hash>.json
-// holding whatever the checks stage returned (opaque here).
+// `parallel` at once.
+//
+// A baseline of a commit from the mirror is trusted: it is built in a scratch dir and kept as a
+// snapshot (snapshots.ts), the cache of baselines. Every other build (the series, per-patch
+// builds, a base with another series applied under it) starts in a fresh copy of a snapshot,
+// or of this run's own baseline, in
+//   workDir/builds/<toolchain>/<slot>/<phase>
+// and that copy is thrown away once the checks have read it. A build starts from a copy only
+// when make can be trusted to get there (clean-rule.ts); otherwise from an empty dir.
 
 export type Phase = 'baseline' | 'series';
 
@@ -31,22 +37,44 @@ export interface CheckInput {
 
 export type ProgressEvent =
   | { toolchain: string; phase: Phase; state: 'queued' | 'cached'; elapsedMs: number }
+  | { toolchain: string; phase: Phase; state: 'start'; mode: BuildMode; elapsedMs: number }
   | { toolchain: string; phase: Phase; state: 'step'; step: StepName; elapsedMs: number }
   | { toolchain: string; phase: Phase; state: 'clean-rebuild'; elapsedMs: number }
   | { toolchain: string; phase: Phase; state: 'done'; status: BuildStatus; elapsedMs: number };
+
+/** Where a later build may start from: a trusted snapshot, or this run's own baseline dir. */
+export interface BuildStart {
+  dir: string;
+  /** The commit the dir was built from. */
+  commit: string;
+  /** How long this toolchain's last build from an empty dir took. */
+  cleanDurationMs: number;
+}
 
 export interface MatrixInput {
   runner: Runner;
   recipe: RecipeConfig;
   toolchains: ToolchainConfig[];
   workDir: string;
-  /** Worktree slot the source comes from: the build dir is reused per slot. */
+  /** Worktree slot the source comes from: names this run's own build dirs. */
   slot: string;
   phase: Phase;
   /** Host path of the checked-out tree for this phase. */
   sourceDir: string;
-  /** The base commit: the baseline cache key (ignored for the series phase). */
-  baseCommit: string;
+  /** The commit checked out in sourceDir. */
+  commit: string;
+  /**
+   * Baseline phase: the commit is upstream's, from the mirror, so its build may become a
+   * snapshot. false when another series was applied under this one (Based-on).
+   */
+  trusted: boolean;
+  /** Series phase: the baseline builds of this run, which each toolchain's build starts from. */
+  startFrom?: ToolchainBuild[] | undefined;
+  /**
+   * The paths that differ between `from` and the checkout, made newer than anything built
+   * before (git/changes.ts touchChangedSince): what an incremental build needs to be right.
+   */
+  changedSince: (from: string) => Promise<string[]>;
   parallel: number;
   makeJobs: number;
   limits: RunLimits;
@@ -54,13 +82,19 @@ export interface MatrixInput {
   /** Where logs go: logDir/<phase>-<toolchain>.log */
   logDir: string;
   check?: ((c: CheckInput) => Promise<unknown>) | undefined;
-  /** Series phase: rebuild a failed build from an empty build dir before the series is blamed. */
+  /** Series phase: rebuild a failed incremental build from an empty build dir before the series is blamed. */
   confirmFailures?: boolean | undefined;
   /**
    * A failure the log already explains deterministically (Xen's own duplicate-symbol check)
    * needs no clean rebuild to confirm it: that rebuild is a cold build, minutes on Xen.
    */
   failureExplained?: ((logText: string) => boolean) | undefined;
+  /** Snapshots kept per toolchain. */
+  snapshotsKept?: number | undefined;
+  /** A build dir past this size is stopped. */
+  maxBuildDirBytes?: number | undefined;
+  /** A series build gets factor × the last clean build's time, at least floorMs (within limits.timeoutMs). */
+  seriesTimeout?: { factor: number; floorMs: number } | undefined;
   onProgress?: ((e: ProgressEvent) => void) | undefined;
   signal?: AbortSignal | undefined;
 }
@@ -78,6 +112,12 @@ export interface ToolchainBuild {
   recipe: RecipeOutcome | null;
   /** true: the failure was reproduced from an empty build dir; null: no confirmation was needed. */
   confirmedClean: boolean | null;
+  /** Clean or incremental, and why; null when served from the cache. */
+  mode: BuildMode | null;
+  /** Why listci stopped the build (past the series' time or size limit); null when it ran its course. */
+  stopped: string | null;
+  /** What a later build starts from; null when this build left nothing usable. */
+  start: BuildStart | null;
   check: unknown;
 }
 
@@ -85,17 +125,28 @@ export function imageFor(toolchain: ToolchainConfig): string {
   return toolchain.image ?? `listci/${toolchain.name}`;
 }
 
-export function buildDirFor(workDir: string, toolchain: string, slot: string): string {
-  return join(workDir, 'builds', toolchain, slot);
+/** This run's own build dir for a toolchain and phase (never a snapshot). */
+export function runBuildDir(workDir: string, toolchain: string, slot: string, phase: Phase): string {
+  return join(workDir, 'builds', toolchain, slot, phase);
 }
 
-export function baselineCachePath(
-  workDir: string,
-  baseCommit: string,
-  toolchain: string,
-  hash: string,
+/** At the end of a run: its own build dirs go (snapshots stay). */
+export function removeRunDirs(workDir: string, toolchains: ToolchainConfig[], slot: string): void {
+  for (const t of toolchains) removeTree(join(workDir, 'builds', t.name, slot));
+}
+
+/**
+ * The snapshot key: the same configuration, and for the local runner the same source path too
+ * (its builds see host paths, and dependency files name them; containers always see /src).
+ */
+export function snapshotKey(
+  recipe: RecipeConfig,
+  toolchain: ToolchainConfig,
+  image: string,
+  runner: Runner,
+  sourceDir: string,
 ): string {
-  return join(workDir, 'cache', 'baseline', `${baseCommit}-${toolchain}-${hash}.json`);
+  return configHash(recipe, toolchain, image, runner.kind === 'local' ? sourceDir : null);
 }
 
 /** One line per outcome: the status a report shows. A bot problem is never the series' fault. */
@@ -111,12 +162,6 @@ function botErrorOf(r: RecipeOutcome, limits: RunLimits): string | null {
   if (r.outcome.botError) return r.outcome.botError;
   if (r.outcome.oomKilled) return `build ran out of memory (limit ${limits.memoryMb} MB) during ${r.step}`;
   return null;
-}
-
-/** Empties a build dir so the next build starts from nothing (the confirmation hook). */
-export function cleanBuildDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
 }
 
 export async function runMatrix(input: MatrixInput): Promise<ToolchainBuild[]> {
@@ -138,42 +183,107 @@ export async function runMatrix(input: MatrixInput): Promise<ToolchainBuild[]> {
   return results;
 }
 
+const DEFAULT_MAX_BUILD_DIR = 8192 * 1024 * 1024;
+
 export async function buildOne(
   input: MatrixInput,
   toolchain: ToolchainConfig,
   matrixStart = Date.now(),
 ): Promise<ToolchainBuild> {
   const image = imageFor(toolchain);
-  const hash = configHash(input.recipe, toolchain, image);
-  const buildDir = buildDirFor(input.workDir, toolchain.name, input.slot);
-  const cachePath = baselineCachePath(input.workDir, input.baseCommit, toolchain.name, hash);
-  const emitDone = (b: ToolchainBuild): ToolchainBuild => {
+  const key = snapshotKey(input.recipe, toolchain, image, input.runner, input.sourceDir);
+  const store = new SnapshotStore(input.workDir);
+  const snapshotting = input.phase === 'baseline' && input.trusted;
+  const progress = (
+    e:
+      | { state: 'cached' }
+      | { state: 'start'; mode: BuildMode }
+      | { state: 'clean-rebuild' }
+      | { state: 'step'; step: StepName }
+      | { state: 'done'; status: BuildStatus },
+  ) =>
     input.onProgress?.({
       toolchain: toolchain.name,
       phase: input.phase,
-      state: 'done',
-      status: b.status,
       elapsedMs: Date.now() - matrixStart,
-    });
+      ...e,
+    } as ProgressEvent);
+  const emitDone = (b: ToolchainBuild): ToolchainBuild => {
+    progress({ state: 'done', status: b.status });
     return b;
   };
 
-  if (input.phase === 'baseline' && existsSync(cachePath)) {
-    const cached = JSON.parse(readFileSync(cachePath, 'utf8')) as ToolchainBuild;
-    input.onProgress?.({
-      toolchain: toolchain.name,
-      phase: input.phase,
-      state: 'cached',
-      elapsedMs: Date.now() - matrixStart,
-    });
-    return emitDone({ ...cached, cached: true, durationMs: 0 });
+  if (snapshotting) {
+    const snap = store.find(toolchain.name, input.commit, key);
+    if (snap) {
+      progress({ state: 'cached' });
+      const cached = snap.meta.result as ToolchainBuild;
+      return emitDone({
+        ...cached,
+        cached: true,
+        durationMs: 0,
+        mode: null,
+        stopped: null,
+        buildDir: snap.dir,
+        start: { dir: snap.dir, commit: snap.meta.commit, cleanDurationMs: snap.meta.cleanDurationMs },
+      });
+    }
   }
 
-  mkdirSync(buildDir, { recursive: true });
+  // Where it starts: this run's baseline for the series; the newest trusted snapshot otherwise.
+  let start: BuildStart | null;
+  if (input.phase === 'series') {
+    start = input.startFrom?.find((b) => b.toolchain === toolchain.name)?.start ?? null;
+  } else {
+    const latest = store.latest(toolchain.name, key);
+    start = latest
+      ? { dir: latest.dir, commit: latest.meta.commit, cleanDurationMs: latest.meta.cleanDurationMs }
+      : null;
+  }
+  const changed = start ? await input.changedSince(start.commit) : [];
+  const mode = chooseBuildMode(start, changed, {
+    subdir: input.recipe.subdir,
+    what: input.phase === 'series' ? 'the series' : 'the base',
+  });
+  progress({ state: 'start', mode });
+
+  const buildDir = runBuildDir(input.workDir, toolchain.name, input.slot, input.phase);
+  const fresh = async (from: BuildStart | null): Promise<void> => {
+    removeTree(buildDir);
+    if (from) await copyTree(from.dir, buildDir);
+    else mkdirSync(buildDir, { recursive: true });
+  };
+  await fresh(mode.clean ? null : start);
+
   mkdirSync(input.logDir, { recursive: true });
   const logPath = join(input.logDir, `${input.phase}-${toolchain.name}.log`);
-  writeFileSync(logPath, '');
-  const once = (): Promise<RecipeOutcome> =>
+  writeFileSync(logPath, `== listci: ${mode.reason}\n`);
+
+  // A series gets a time limit relative to what a clean build of this toolchain takes: a
+  // Makefile that loops must not hold every other series up for the whole configured limit.
+  let limits = input.limits;
+  let relativeLimit: string | null = null;
+  if (input.phase === 'series' && start && start.cleanDurationMs > 0 && input.seriesTimeout) {
+    const { factor, floorMs } = input.seriesTimeout;
+    const ms = Math.max(floorMs, factor * start.cleanDurationMs);
+    if (ms < limits.timeoutMs) {
+      limits = { ...limits, timeoutMs: ms };
+      relativeLimit = `the build ran past ${Math.round(ms / 1000)} s (${factor}× the ${Math.round(start.cleanDurationMs / 1000)} s a clean build of the base took, at least ${Math.round(floorMs / 1000)} s) and was stopped`;
+    }
+  }
+
+  let exceeded: Exceeded | null = null;
+  const stopper = new AbortController();
+  const stopWatch = watchBuildDir(buildDir, {
+    maxBytes: input.maxBuildDirBytes ?? DEFAULT_MAX_BUILD_DIR,
+    workDir: input.workDir,
+    onExceeded: (e) => {
+      exceeded = e;
+      stopper.abort();
+    },
+  });
+  const signal = input.signal ? AbortSignal.any([input.signal, stopper.signal]) : stopper.signal;
+  const once = (configured: boolean): Promise<RecipeOutcome> =>
     runRecipe({
       runner: input.runner,
       recipe: input.recipe,
@@ -181,89 +291,132 @@ export async function buildOne(
       image,
       sourceDir: input.sourceDir,
       buildDir,
+      configured,
       makeJobs: input.makeJobs,
-      limits: input.limits,
+      limits,
       logPath,
       logCapBytes: input.logCapBytes,
-      signal: input.signal,
-      onStep: (step) =>
-        input.onProgress?.({
-          toolchain: toolchain.name,
-          phase: input.phase,
-          state: 'step',
-          step,
-          elapsedMs: Date.now() - matrixStart,
-        }),
+      signal,
+      onStep: (step) => progress({ state: 'step', step }),
     });
 
-  let startedMs = Date.now();
-  let r = await once();
-  let confirmedClean: boolean | null = null;
-  let duration = r.durationMs;
-  // An incremental build can fail for reasons of its own (stale objects after a rename): blame the
-  // series only if it fails from an empty build dir too.
-  if (
-    input.phase === 'series' &&
-    input.confirmFailures &&
-    statusOf(r) === 'fail' &&
-    !input.failureExplained?.(readFileSync(logPath, 'utf8'))
-  ) {
-    input.onProgress?.({
+  let keepDir = false;
+  try {
+    let startedMs = Date.now();
+    let r = await once(!mode.clean);
+    let confirmedClean: boolean | null = null;
+    let duration = r.durationMs;
+    // An incremental build can fail for reasons of its own (stale objects after a rename): blame
+    // the series only if it fails from an empty build dir too.
+    if (
+      input.phase === 'series' &&
+      !mode.clean &&
+      !exceeded &&
+      input.confirmFailures &&
+      statusOf(r) === 'fail' &&
+      !input.failureExplained?.(readFileSync(logPath, 'utf8'))
+    ) {
+      progress({ state: 'clean-rebuild' });
+      await fresh(null);
+      writeFileSync(
+        logPath,
+        `\n== listci: the incremental build failed; rebuilding from an empty build dir to confirm\n`,
+        {
+          flag: 'a',
+        },
+      );
+      startedMs = Date.now();
+      r = await once(false);
+      duration += r.durationMs;
+      confirmedClean = statusOf(r) === 'fail';
+    }
+
+    const logText = readFileSync(logPath, 'utf8');
+    const stop = exceeded as Exceeded | null;
+    if (stop?.kind === 'disk')
+      throw new WorkDirFullError(`${input.phase} build under ${toolchain.name}: ${stop.message}`);
+    let status = statusOf(r);
+    let botError = botErrorOf(r, input.limits);
+    let stopped: string | null = null;
+    if (stop) {
+      // Past the size limit: the series' doing; a baseline that big means the limit is wrong.
+      writeFileSync(logPath, `\n== listci: ${stop.message}\n`, { flag: 'a' });
+      stopped = stop.message;
+      if (input.phase === 'series') {
+        status = 'fail';
+        botError = null;
+      } else {
+        status = 'error';
+        botError = `baseline: ${stop.message}`;
+      }
+    } else if (status === 'timeout' && relativeLimit) {
+      stopped = relativeLimit;
+      writeFileSync(logPath, `\n== listci: ${relativeLimit}\n`, { flag: 'a' });
+    }
+    // Out of disk space is listci's failure, not the series' (nor the base's): the attempt is
+    // dropped before anything is judged or cached.
+    if (status !== 'pass' && !stop)
+      assertRoom(
+        input.workDir,
+        `${input.phase} build under ${toolchain.name}`,
+        `${botError ?? ''}\n${logText.slice(-65536)}`,
+      );
+    const judged = status === 'pass' || status === 'fail';
+    const check =
+      input.check && judged && !stop
+        ? await input.check({
+            toolchain: toolchain.name,
+            phase: input.phase,
+            buildDir,
+            image: input.recipe.image,
+            intermediateImage: input.recipe.intermediateImage,
+            logText,
+            status,
+            startedMs,
+          })
+        : null;
+    const cleanDurationMs =
+      mode.clean || confirmedClean !== null ? r.durationMs : (start?.cleanDurationMs ?? 0);
+    const result: ToolchainBuild = {
       toolchain: toolchain.name,
       phase: input.phase,
-      state: 'clean-rebuild',
-      elapsedMs: Date.now() - matrixStart,
+      status,
+      durationMs: duration,
+      cached: false,
+      botError,
+      logPath,
+      buildDir,
+      recipe: r,
+      confirmedClean,
+      mode,
+      stopped,
+      start: null,
+      check,
+    };
+    // Only a judged baseline is worth keeping; a bot error must be retried next time.
+    if (input.phase !== 'baseline' || !judged) return emitDone(result);
+    if (!snapshotting) {
+      // Another series is applied under this one: usable for this run's series build, never kept.
+      keepDir = true;
+      return emitDone({ ...result, start: { dir: buildDir, commit: input.commit, cleanDurationMs } });
+    }
+    const snap = store.save(buildDir, {
+      toolchain: toolchain.name,
+      commit: input.commit,
+      key,
+      createdAt: new Date().toISOString(),
+      cleanDurationMs,
+      result: { ...result, start: null },
     });
-    cleanBuildDir(buildDir);
-    const writeNote = `\n== listci: the incremental build failed; rebuilding from an empty build dir to confirm\n`;
-    writeFileSync(logPath, writeNote, { flag: 'a' });
-    startedMs = Date.now();
-    r = await once();
-    duration += r.durationMs;
-    confirmedClean = statusOf(r) === 'fail';
+    store.evict(toolchain.name, input.snapshotsKept ?? 3, snap.dir);
+    return emitDone({
+      ...result,
+      buildDir: snap.dir,
+      start: { dir: snap.dir, commit: input.commit, cleanDurationMs },
+    });
+  } finally {
+    stopWatch();
+    // The series' copy (or a baseline that cannot be kept) is gone once the checks have read it.
+    if (!keepDir) removeTree(buildDir);
   }
-
-  const status = statusOf(r);
-  const logText = readFileSync(logPath, 'utf8');
-  // Out of disk space is listci's failure, not the series' (nor the base's): the attempt is
-  // dropped before anything is judged or cached.
-  if (status !== 'pass')
-    assertRoom(
-      input.workDir,
-      `${input.phase} build under ${toolchain.name}`,
-      `${botErrorOf(r, input.limits) ?? ''}\n${logText.slice(-65536)}`,
-    );
-  const check =
-    input.check && (status === 'pass' || status === 'fail')
-      ? await input.check({
-          toolchain: toolchain.name,
-          phase: input.phase,
-          buildDir,
-          image: input.recipe.image,
-          intermediateImage: input.recipe.intermediateImage,
-          logText,
-          status,
-          startedMs,
-        })
-      : null;
-  const result: ToolchainBuild = {
-    toolchain: toolchain.name,
-    phase: input.phase,
-    status,
-    durationMs: duration,
-    cached: false,
-    botError: botErrorOf(r, input.limits),
-    logPath,
-    buildDir,
-    recipe: r,
-    confirmedClean,
-    check,
-  };
-  // Only a judged baseline is worth reusing; a bot error must be retried next time.
-  if (input.phase === 'baseline' && (status === 'pass' || status === 'fail')) {
-    mkdirSync(join(input.workDir, 'cache', 'baseline'), { recursive: true });
-    writeFileSync(`${cachePath}.tmp`, JSON.stringify(result));
-    renameSync(`${cachePath}.tmp`, cachePath);
-  }
-  return emitDone(result);
 }

@@ -1,17 +1,18 @@
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync } from 'node:fs';
+import { readBuildFileSync, UnsafeFileError } from '../safe-file.ts';
 import { configSchema, type RawConfig, type ToolchainConfig } from '../config/schema.ts';
-import type { Mount, RunLimits, RunOutcome, Runner } from './runner.ts';
+import { botFailure, type Mount, type RunLimits, type RunOutcome, type Runner } from './runner.ts';
 
 // The Xen recipe, as separate argv steps (no shell, nothing interpolated from mail):
 //   make -C SRC/xen O=BUILD defconfig
-//   append the fragment to BUILD/.config            (on the host: plain file I/O)
+//   put the fragment into BUILD/.config            (in the container: see FRAGMENT_SCRIPT)
 //   make -C SRC/xen O=BUILD olddefconfig            (setting only one option leaves the other stale)
 //   verify every CONFIG_X=v of the fragment is in BUILD/.config
 //   make -C SRC/xen O=BUILD -jN [targets]
-// The config steps are skipped when BUILD already holds a .config made by the same recipe and
-// toolchain (a stamp file records the hash): that is what keeps rebuilds incremental.
+// The config steps are skipped when the caller says BUILD already holds this configuration
+// (a copy of a baseline snapshot made by the same recipe and toolchain): that is what keeps
+// rebuilds incremental. listci keeps no stamp in BUILD: a series can write anything there.
 
 export type RecipeConfig = RawConfig['build']['recipe'];
 
@@ -20,7 +21,28 @@ export const XEN_RECIPE: RecipeConfig = configSchema.parse({}).build.recipe;
 
 export const SRC_IN_CONTAINER = '/src';
 export const BUILD_IN_CONTAINER = '/build';
-const STAMP = '.listci-config';
+/** A .config is a few hundred KB at most. */
+const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Replaces each fragment option's line in .config and appends the fragment. It runs in the
+ * build's container, never on the host: after defconfig the build dir holds whatever the
+ * tree's Makefiles put there (a .config symlinked to a host file, say), so the host never
+ * writes into it. Lines come in as positional arguments, never as shell text; their option
+ * names were checked against CONFIG_[A-Za-z0-9_]+ first. Dropping the old lines also keeps
+ * Kconfig's "override: reassigning to symbol" warnings, listci's own noise, out of the log.
+ */
+const FRAGMENT_SCRIPT = String.raw`set -e
+for want in "$@"; do
+  case "$want" in
+    "# CONFIG_"*" is not set") name=${'$'}{want#"# "}; name=${'$'}{name%" is not set"} ;;
+    *) name=${'$'}{want%%=*} ;;
+  esac
+  grep -v -e "^$name=" -e "^# $name is not set\$" .config > .config.listci || true
+  mv -f .config.listci .config
+done
+printf '%s\n' '# listci config fragment' "$@" >> .config
+`;
 
 export interface RecipeInput {
   runner: Runner;
@@ -29,8 +51,10 @@ export interface RecipeInput {
   image: string;
   /** Host path of the checked-out tree (mounted read-only). */
   sourceDir: string;
-  /** Host path of the persistent, writable out-of-tree build dir. */
+  /** Host path of the writable out-of-tree build dir. */
   buildDir: string;
+  /** The build dir already holds this recipe's configuration: skip the config steps. */
+  configured: boolean;
   makeJobs: number;
   /** timeoutMs is for the whole recipe, not per step. */
   limits: RunLimits;
@@ -40,7 +64,7 @@ export interface RecipeInput {
   onStep?: ((step: StepName) => void) | undefined;
 }
 
-export type StepName = 'defconfig' | 'olddefconfig' | 'verify-config' | 'make';
+export type StepName = 'defconfig' | 'fragment' | 'olddefconfig' | 'verify-config' | 'make';
 
 export interface RecipeOutcome {
   /** Where it stopped: the failing step, or 'make' when everything ran. */
@@ -65,8 +89,15 @@ export function fragmentOf(recipe: RecipeConfig, toolchain: ToolchainConfig): st
 }
 
 /** Identifies "the same build configuration": part of the baseline cache key and the build dir stamp. */
-export function configHash(recipe: RecipeConfig, toolchain: ToolchainConfig, image: string): string {
-  const key = JSON.stringify({ recipe, toolchain, image });
+export function configHash(
+  recipe: RecipeConfig,
+  toolchain: ToolchainConfig,
+  image: string,
+  locality: string | null = null,
+): string {
+  const key = JSON.stringify(
+    locality === null ? { recipe, toolchain, image } : { recipe, toolchain, image, locality },
+  );
   return createHash('sha256').update(key).digest('hex').slice(0, 16);
 }
 
@@ -113,21 +144,24 @@ export function verifyFragment(configText: string, fragment: string[]): string[]
   return problems;
 }
 
+/** The fragment's lines that are neither `CONFIG_X=value` nor `# CONFIG_X is not set`. */
+function badFragmentLines(fragment: string[]): string[] {
+  return fragment.filter(
+    (l) => !/^CONFIG_[A-Za-z0-9_]+=.*$/.test(l) && !/^# CONFIG_[A-Za-z0-9_]+ is not set$/.test(l),
+  );
+}
+
 export async function runRecipe(input: RecipeInput): Promise<RecipeOutcome> {
   const started = Date.now();
   const deadline = started + input.limits.timeoutMs;
   const base = makeArgv(input);
   const [, build] = mountsFor(input.sourceDir, input.buildDir).map((m) => input.runner.pathIn(m));
-  const fragment = fragmentOf(input.recipe, input.toolchain);
-  const hash = configHash(input.recipe, input.toolchain, input.image);
-  const configPath = join(input.buildDir, '.config');
-  const stampPath = join(input.buildDir, STAMP);
-  const reusedConfig =
-    existsSync(configPath) && existsSync(stampPath) && readFileSync(stampPath, 'utf8').trim() === hash;
+  const fragment = fragmentOf(input.recipe, input.toolchain).map((l) => l.trim());
+  const reusedConfig = input.configured;
 
-  const step = async (name: StepName, argv: string[]): Promise<RunOutcome> => {
+  const step = async (name: StepName, argv: string[], shown = argv): Promise<RunOutcome> => {
     input.onStep?.(name);
-    appendFileSync(input.logPath, `== listci: ${name}: ${argv.join(' ')}\n`);
+    appendFileSync(input.logPath, `== listci: ${name}: ${shown.join(' ')}\n`);
     return input.runner.run({
       image: input.image,
       argv,
@@ -148,42 +182,53 @@ export async function runRecipe(input: RecipeInput): Promise<RecipeOutcome> {
     reusedConfig,
     durationMs: Date.now() - started,
   });
+  const configFailure = (s: StepName, msg: string, logPrefix = ''): RecipeOutcome => {
+    appendFileSync(input.logPath, `== listci: ${logPrefix}${msg}\n`);
+    return done(s, botFailure(msg), msg);
+  };
   const failed = (o: RunOutcome): boolean => o.exitCode !== 0 || o.botError !== null || o.timedOut;
 
   if (!reusedConfig) {
+    const bad = badFragmentLines(fragment);
+    if (bad.length > 0)
+      return configFailure(
+        'fragment',
+        `config fragment line '${bad[0]}' is neither CONFIG_X=value nor '# CONFIG_X is not set'`,
+      );
     const d = await step('defconfig', [...base, input.recipe.defconfigTarget]);
     if (failed(d)) return done('defconfig', d);
-    if (!existsSync(configPath)) {
-      return done(
-        'defconfig',
-        d,
-        `${input.recipe.defconfigTarget} succeeded but wrote no .config in the build dir`,
-      );
-    }
-    appendFileSync(configPath, `\n# listci config fragment\n${fragment.join('\n')}\n`);
+    const f = await step(
+      'fragment',
+      ['sh', '-c', FRAGMENT_SCRIPT, 'listci-fragment', ...fragment],
+      ['put into .config:', ...fragment],
+    );
+    if (failed(f)) return done('fragment', f);
     const o = await step('olddefconfig', [...base, 'olddefconfig']);
     if (failed(o)) return done('olddefconfig', o);
-  }
 
-  input.onStep?.('verify-config');
-  const problems = verifyFragment(readFileSync(configPath, 'utf8'), fragment);
-  if (problems.length > 0) {
-    const msg = `${input.toolchain.name}: ${problems.join('; ')}`;
-    appendFileSync(input.logPath, `== listci: config fragment did not take effect: ${msg}\n`);
-    return done(
-      'verify-config',
-      {
-        exitCode: null,
-        timedOut: false,
-        oomKilled: false,
-        durationMs: 0,
-        botError: msg,
-        logTruncated: false,
-      },
-      msg,
-    );
+    input.onStep?.('verify-config');
+    let config;
+    try {
+      config = readBuildFileSync(input.buildDir, '.config', MAX_CONFIG_BYTES);
+    } catch (e) {
+      if (!(e instanceof UnsafeFileError)) throw e;
+      // The tree's own Makefiles made .config something else: the build's doing, not listci's.
+      appendFileSync(input.logPath, `== listci: ${e.message}\n`);
+      return done('verify-config', { ...o, exitCode: 1 });
+    }
+    if (config === null)
+      return configFailure(
+        'verify-config',
+        `${input.recipe.defconfigTarget} and olddefconfig succeeded but wrote no .config in the build dir`,
+      );
+    const problems = verifyFragment(config.toString('utf8'), fragment);
+    if (problems.length > 0)
+      return configFailure(
+        'verify-config',
+        `${input.toolchain.name}: ${problems.join('; ')}`,
+        'config fragment did not take effect: ',
+      );
   }
-  writeFileSync(stampPath, `${hash}\n`);
 
   const m = await step('make', [...base, `-j${input.makeJobs}`, ...input.recipe.makeTargets]);
   return done('make', m);

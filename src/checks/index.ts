@@ -1,9 +1,9 @@
 // One call for the build stage's output: duplicate symbols of the hypervisor image, traced to
 // objects, STT_FILE collisions, and findings in the build log. Plain data in, plain data out;
 // comparing with the baseline is compareWithBaseline's job (compare.ts).
-import { stat } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
-import { ElfError, readElf } from './elf.ts';
+import { join } from 'node:path';
+import { readBuildFile, statBuildFile, UnsafeFileError } from '../safe-file.ts';
+import { ElfError, parseElf, type ElfFile } from './elf.ts';
 import { findDuplicates, findFileCollisions } from './duplicates.ts';
 import { traceKeys } from './objects.ts';
 import { parseBuildLog } from './buildlog.ts';
@@ -18,7 +18,7 @@ export type { Findings, ComparedFindings } from './compare.ts';
 
 export interface CheckBuildInput {
   buildDir: string;
-  /** The linked image, e.g. `xen-syms`; relative paths are inside buildDir. */
+  /** The linked image, e.g. `xen-syms`, relative to buildDir. */
   image: string;
   /** What is left when Xen's own duplicate check stops the link, e.g. `.xen-syms.1`. */
   intermediateImage?: string | null;
@@ -40,11 +40,11 @@ export interface CheckBuildOutput extends Findings {
  * images behind in a reused build dir, so only an image written by this build counts, the
  * newer of the two (Xen's --error-dup stops after `.xen-syms.1`, leaving an old `xen-syms`).
  */
-async function chooseImage(input: CheckBuildInput, at: (p: string) => string): Promise<string | null> {
+async function chooseImage(input: CheckBuildInput): Promise<string | null> {
   const candidates = [input.image, input.intermediateImage].filter((p): p is string => !!p);
   const found: { path: string; mtimeMs: number }[] = [];
   for (const c of candidates) {
-    const st = await stat(at(c)).catch(() => null);
+    const st = await statBuildFile(input.buildDir, c);
     if (st) found.push({ path: c, mtimeMs: st.mtimeMs });
   }
   if (!input.failedSinceMs) return found[0]?.path ?? null;
@@ -53,10 +53,42 @@ async function chooseImage(input: CheckBuildInput, at: (p: string) => string): P
   return fresh[0]?.path ?? null;
 }
 
+/** A linked hypervisor with debug info is tens of MB; far more is not a Xen image. */
+export const MAX_IMAGE_BYTES = 1024 * 1024 * 1024;
+
+/** An ELF file the build wrote, read without trusting it (see safe-file.ts). */
+export async function readBuildElf(
+  buildDir: string,
+  rel: string,
+  maxBytes = MAX_IMAGE_BYTES,
+): Promise<ElfFile> {
+  let bytes;
+  try {
+    bytes = await readBuildFile(buildDir, rel, maxBytes);
+  } catch (e) {
+    if (e instanceof UnsafeFileError) throw new ElfError(rel, null, e.message.replace(`${rel} `, ''));
+    throw e;
+  }
+  if (!bytes) throw new ElfError(rel, null, 'no such file');
+  return parseElf(bytes, rel);
+}
+
 export async function checkBuildOutput(input: CheckBuildInput): Promise<CheckBuildOutput> {
   const errors = parseBuildLog(input.logText);
-  const at = (p: string) => (isAbsolute(p) ? p : join(input.buildDir, p));
-  const chosen = await chooseImage(input, at);
+  const at = (p: string) => join(input.buildDir, p);
+  let chosen;
+  try {
+    chosen = await chooseImage(input);
+  } catch (e) {
+    if (!(e instanceof UnsafeFileError)) throw e;
+    return {
+      duplicates: [],
+      fileCollisions: [],
+      errors,
+      imageChecked: null,
+      problems: [`${e.message}: not the linked image`],
+    };
+  }
   if (chosen === null) {
     return {
       duplicates: [],
@@ -74,7 +106,7 @@ export async function checkBuildOutput(input: CheckBuildInput): Promise<CheckBui
 
   let elf;
   try {
-    elf = await readElf(at(chosen));
+    elf = await readBuildElf(input.buildDir, chosen);
   } catch (e) {
     if (!(e instanceof ElfError)) throw e;
     return { duplicates: [], fileCollisions: [], errors, imageChecked: chosen, problems: [e.message] };

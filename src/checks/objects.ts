@@ -8,8 +8,12 @@
 //   * `foo.o` when `foo.init.o` sits beside it — Xen links the objcopy'd `.init.o` copy.
 import { readdir } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
-import { ElfError, STT, readElf } from './elf.ts';
+import { readBuildFile, UnsafeFileError } from '../safe-file.ts';
+import { ElfError, STT, parseElf } from './elf.ts';
 import { xenSymbols } from './duplicates.ts';
+
+/** Xen's largest object with debug info is a few MB; a bigger .o is not worth reading. */
+const MAX_OBJECT_BYTES = 256 * 1024 * 1024;
 
 const AGGREGATE = /^(built_in(_bin)?|prelink.*)\.o$/;
 
@@ -80,9 +84,11 @@ export async function traceKeys(
   for (const rel of await listObjects(buildDir)) {
     let elf;
     try {
-      elf = await readElf(join(buildDir, rel));
+      const bytes = await readBuildFile(buildDir, rel, MAX_OBJECT_BYTES);
+      if (!bytes) continue; // listed a moment ago: removed since, so not part of this build
+      elf = parseElf(bytes, rel);
     } catch (e) {
-      if (!(e instanceof ElfError)) throw e;
+      if (!(e instanceof ElfError) && !(e instanceof UnsafeFileError)) throw e;
       unreadable.push({ object: rel, problem: e.message });
       continue;
     }

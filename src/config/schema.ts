@@ -98,6 +98,14 @@ const buildSection = z.strictObject({
   pids: z.number().int().positive().default(4096),
   cpus: z.number().positive().default(2),
   logCapKb: z.number().int().positive().default(2048),
+  /** Trusted baseline build dirs kept per toolchain (each 40-60 MB for Xen). */
+  snapshotsPerToolchain: z.number().int().positive().default(3),
+  /** A build dir past this size is stopped: the series' fault in a series build. */
+  maxBuildDirMb: z.number().positive().default(8192),
+  /** A series build may take this many times the last clean build of its toolchain... */
+  seriesTimeoutFactor: z.number().positive().default(5),
+  /** ...but at least this long (and never more than timeoutMinutes). */
+  seriesTimeoutFloorMinutes: z.number().positive().default(5),
   /** Build after each patch to name the patch that introduced each finding. */
   perPatch: z.boolean().default(false),
   recipe: recipe.prefault({}),

@@ -3,7 +3,14 @@ import { join } from 'node:path';
 import type { Config } from '../config/load.ts';
 import type { ToolchainConfig } from '../config/schema.ts';
 import type { ApplyResult, BaseChoice, BuildReport, CheckResult, SeriesSummary } from '../contract.ts';
-import { runMatrix, type CheckInput, type Phase, type ProgressEvent } from '../build/matrix.ts';
+import {
+  removeRunDirs,
+  runMatrix,
+  type CheckInput,
+  type Phase,
+  type ProgressEvent,
+  type ToolchainBuild,
+} from '../build/matrix.ts';
 import type { Runner } from '../build/runner.ts';
 import { assertRoom } from '../build/disk-space.ts';
 import { BUILD_IN_CONTAINER, SRC_IN_CONTAINER } from '../build/recipe.ts';
@@ -12,6 +19,7 @@ import { checkBuildOutput } from '../checks/index.ts';
 import { applySeries } from '../git/apply.ts';
 import { chooseBase, NoBaseError } from '../git/base.ts';
 import { ensureMirror, fetchMirror, type MirrorConfig } from '../git/mirror.ts';
+import { touchChangedSince } from '../git/changes.ts';
 import { gitRaw } from '../git/run.ts';
 import { WorktreePool } from '../git/worktrees.ts';
 import type { Logger } from '../log.ts';
@@ -134,9 +142,11 @@ export async function runCheck(input: CheckInputs): Promise<CheckResult> {
 
     const seriesTip = (await gitRaw(wt.path, ['rev-parse', 'HEAD'], { signal })).trim();
     const buildStart = new Date().toISOString();
+    const slot = `wt-${wt.slot}`;
     const buildAt = async (
       name: Phase,
       sourceCommit: string,
+      startFrom: ToolchainBuild[] = [],
       toolchains = input.toolchains,
       logDir = input.logDir,
     ) => {
@@ -146,10 +156,14 @@ export async function runCheck(input: CheckInputs): Promise<CheckResult> {
         recipe: config.build.recipe,
         toolchains,
         workDir: config.workDir,
-        slot: `wt-${wt.slot}`,
+        slot,
         phase: name,
         sourceDir: wt.path,
-        baseCommit: applied.baseTip,
+        commit: sourceCommit,
+        // The base with another series applied under it (Based-on) is that series' code.
+        trusted: name === 'baseline' && sourceCommit === decision.choice.commit,
+        startFrom,
+        changedSince: (from) => touchChangedSince(wt.path, from, sourceCommit, { signal, timeoutMs }),
         parallel: config.build.parallel,
         makeJobs: config.build.makeJobs,
         limits: limitsFromConfig(config.build),
@@ -159,27 +173,39 @@ export async function runCheck(input: CheckInputs): Promise<CheckResult> {
         confirmFailures: name === 'series' && logDir === input.logDir,
         // Xen's --error-dup stopping the link is the same from an empty build dir.
         failureExplained: (log) => /^Duplicate symbol '/m.test(log),
+        snapshotsKept: config.build.snapshotsPerToolchain,
+        maxBuildDirBytes: config.build.maxBuildDirMb * 1024 * 1024,
+        seriesTimeout: {
+          factor: config.build.seriesTimeoutFactor,
+          floorMs: config.build.seriesTimeoutFloorMinutes * 60_000,
+        },
         onProgress: (event) => input.onProgress?.({ stage: 'build', event, elapsedMs: elapsed() }),
         signal,
       });
     };
-    // The baseline is built from the base tree first, then the series on top of it in the same
-    // build dir, so the series build only recompiles what the series touched.
+    // The baseline first (a trusted snapshot, usually cached), then the series in a fresh copy
+    // of it, so the series build only recompiles what the series touched.
     const baseline = await buildAt('baseline', applied.baseTip);
-    const seriesBuilds = await buildAt('series', seriesTip);
-    let reports = reportBuilds(baseline, seriesBuilds);
-    if (config.build.perPatch && applied.commits.length > 1) {
-      reports = await attributeToPatches(reports, baseline, applied.commits, async (commit, names, m) =>
-        buildAt(
-          'series',
-          commit,
-          input.toolchains.filter((t) => names.includes(t.name)),
-          join(input.logDir, `patch-${m}`),
-        ),
-      );
+    try {
+      const seriesBuilds = await buildAt('series', seriesTip, baseline);
+      let reports = reportBuilds(baseline, seriesBuilds);
+      if (config.build.perPatch && applied.commits.length > 1) {
+        reports = await attributeToPatches(reports, baseline, applied.commits, async (commit, names, m) =>
+          buildAt(
+            'series',
+            commit,
+            baseline,
+            input.toolchains.filter((t) => names.includes(t.name)),
+            join(input.logDir, `patch-${m}`),
+          ),
+        );
+      }
+      input.onBuildWindow?.({ startedAt: buildStart, finishedAt: new Date().toISOString() });
+      return result(decision.choice, applied.result, withToolchainVerdicts(reports));
+    } finally {
+      // A baseline with a prerequisite series under it was this run's alone.
+      removeRunDirs(config.workDir, input.toolchains, slot);
     }
-    input.onBuildWindow?.({ startedAt: buildStart, finishedAt: new Date().toISOString() });
-    return result(decision.choice, applied.result, withToolchainVerdicts(reports));
   } finally {
     wt.release();
   }

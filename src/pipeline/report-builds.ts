@@ -55,5 +55,7 @@ function common(b: ToolchainBuild) {
     cached: b.cached,
     botError: b.botError,
     logPath: b.logPath,
+    mode: b.mode,
+    stopped: b.stopped,
   };
 }

@@ -1,5 +1,6 @@
 import type { BuildReport, CheckResult } from '../contract.ts';
 import { newFailures } from '../checks/compare.ts';
+import { buildNotes } from './build-notes.ts';
 
 // The human summary `listci check` prints on stdout: what a contributor reads before posting.
 
@@ -36,6 +37,7 @@ export function summaryText(r: CheckResult): string {
     const w = Math.max(9, ...series.map((b) => b.toolchain.length));
     out.push(`${'toolchain'.padEnd(w)}  result   time      new dups  new errors  pre-existing`);
     for (const b of series) out.push(row(b, w));
+    out.push(...buildNotes(r.builds));
   }
   for (const b of series) {
     for (const d of b.duplicates.new) {

@@ -30,7 +30,7 @@ export function decideVerdict(
       ]
         .filter(Boolean)
         .join(', ');
-      return `${what || 'the build fails'} under ${b.toolchain}`;
+      return `${what || (b.stopped ? 'the build was stopped' : 'the build fails')} under ${b.toolchain}`;
     });
     return { verdict: 'fail', summary: `fail: ${parts.join('; ')}` };
   }
@@ -57,7 +57,10 @@ export function decideVerdict(
  */
 export function toolchainVerdict(b: BuildReport, builds: BuildReport[]): Verdict {
   const baseline = builds.find((x) => x.phase === 'baseline' && x.toolchain === b.toolchain);
-  const newlyBroken = b.status === 'fail' && !b.botError && baseline?.status === 'pass';
+  // A series build that listci had to stop (looping, filling the disk) where the base built is
+  // the series' doing: the limits are relative to what the base's build took.
+  const stoppedBySeries = b.status === 'timeout' && !!b.stopped;
+  const newlyBroken = (b.status === 'fail' || stoppedBySeries) && !b.botError && baseline?.status === 'pass';
   if (b.duplicates.new.length > 0 || newFailures(b.errors).length > 0 || newlyBroken) return 'fail';
   if (b.botError !== null || b.status === 'error' || b.status === 'timeout' || b.status === 'skipped')
     return 'error';

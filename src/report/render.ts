@@ -1,5 +1,6 @@
 import type { BuildError, BuildReport, CheckResult, DuplicateSymbol } from '../contract.ts';
 import { newFailures } from '../checks/compare.ts';
+import { buildNotes } from '../pipeline/build-notes.ts';
 
 // The text of the reply a maintainer reads in the thread. Modelled on the kernel test
 // robot's reports: the verdict first, what is new marked as new, what was already broken
@@ -186,6 +187,7 @@ function buildTable(r: CheckResult): string {
     'Builds (CONFIG_LIVEPATCH=y, CONFIG_ENFORCE_UNIQUE_SYMBOLS=y):',
     line(header),
     ...rows.map(line),
+    ...buildNotes(r.builds).map((n) => `  ${n}`),
   ].join('\n');
 }
 

@@ -17,7 +17,7 @@ import { lookup } from 'node:dns/promises';
 import { join } from 'node:path';
 import type { ToolchainConfig } from '../../src/config/schema.ts';
 import { mountsFor, runRecipe, XEN_RECIPE, type RecipeConfig } from '../../src/build/recipe.ts';
-import { runMatrix, buildDirFor, type ProgressEvent } from '../../src/build/matrix.ts';
+import { runMatrix, runBuildDir, type ProgressEvent } from '../../src/build/matrix.ts';
 import type { RunSpec, Runner } from '../../src/build/runner.ts';
 
 export const FIXTURE = new URL('../fixtures/build/xen-like-tree', import.meta.url).pathname;
@@ -105,6 +105,7 @@ export function runnerSuite(
           image: imageOf(tc),
           sourceDir: src,
           buildDir: build,
+          configured: false,
           makeJobs: 2,
           limits: LIMITS,
           logPath: join(dir, 'log'),
@@ -142,6 +143,7 @@ export function runnerSuite(
         image: imageOf(tc),
         sourceDir: src,
         buildDir: build,
+        configured: false,
         makeJobs: 2,
         limits: LIMITS,
         logPath: join(dir, 'log'),
@@ -175,7 +177,9 @@ export function runnerSuite(
         workDir: join(dir, 'work'),
         slot: '0',
         sourceDir: src,
-        baseCommit: 'c0ffee',
+        commit: 'c0ffee',
+        trusted: true,
+        changedSince: async () => ['xen/common/symbols.c'],
         parallel: 2,
         makeJobs: 2,
         limits: LIMITS,
@@ -206,7 +210,7 @@ export function runnerSuite(
         join(src, 'xen/common/symbols.c'),
         'static int lookup_count;\n\nint symbols_lookup(int x)\n{\n    return x + lookup_count++ + 1;\n}\n',
       );
-      const series = await runMatrix({ ...common, phase: 'series' });
+      const series = await runMatrix({ ...common, phase: 'series', startFrom: again });
       assert.deepEqual(
         series.map((b) => b.status),
         toolchains.map(() => 'pass'),
@@ -215,32 +219,45 @@ export function runnerSuite(
       assert.equal(series[0]!.recipe!.reusedConfig, true, 'config steps skipped on a warm build dir');
       assert.match(log, /symbols\.c/);
       assert.doesNotMatch(log, /livepatch\.c/, 'unchanged files are not recompiled');
-      assert.ok(existsSync(join(buildDirFor(common.workDir, toolchains[0]!.name, '0'), 'xen-syms')));
+      assert.ok(existsSync(join(again[0]!.buildDir, 'xen-syms')), 'the baseline snapshot is kept');
+      assert.match(again[0]!.buildDir, /\/snapshots\//);
+      assert.ok(
+        !existsSync(runBuildDir(common.workDir, toolchains[0]!.name, '0', 'series')),
+        "the series' copy is thrown away after the checks",
+      );
       const done = events.filter((e) => e.state === 'done');
       assert.equal(done.length, toolchains.length * 3, 'a done event per toolchain and phase');
       assert.ok(events.some((e) => e.state === 'step' && e.step === 'make'));
     });
 
-    it('confirms a failing series build with a clean rebuild before blaming the series', async () => {
+    it('confirms a failing incremental series build with a clean rebuild before blaming the series', async () => {
       const dir = mkdtempSync(join(root, 'confirm-'));
       const src = freshTree(dir);
-      writeFileSync(join(src, 'xen/main.c'), 'int main(void) { return undeclared_thing; }\n');
-      const [b] = await runMatrix({
+      const common = {
         runner,
         recipe: RECIPE,
         toolchains: [toolchains[0]!],
         workDir: join(dir, 'work'),
         slot: '0',
         sourceDir: src,
-        baseCommit: 'c0ffee',
+        commit: 'c0ffee',
+        trusted: true,
+        changedSince: async () => ['xen/main.c'],
         parallel: 1,
         makeJobs: 2,
         limits: LIMITS,
         logCapBytes: 1 << 20,
         logDir: join(dir, 'logs'),
+      };
+      const baseline = await runMatrix({ ...common, phase: 'baseline' });
+      writeFileSync(join(src, 'xen/main.c'), 'int main(void) { return undeclared_thing; }\n');
+      const [b] = await runMatrix({
+        ...common,
         phase: 'series',
+        startFrom: baseline,
         confirmFailures: true,
       });
+      assert.equal(b!.mode?.rule, 'incremental');
       assert.equal(b!.status, 'fail');
       assert.equal(b!.confirmedClean, true);
       assert.equal(b!.botError, null);

@@ -1,0 +1,70 @@
+import { lstat, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { workDirFull } from './disk-space.ts';
+
+// A series' Makefile can write until the disk is full, and a full disk fails every later check
+// and the database's writes too. The build dir is watched while the build runs: past its size
+// limit the build is stopped (the series' doing), and when the work dir's file system runs out
+// the build is stopped too (listci's problem, retried later). Sizes count allocated blocks, so
+// a sparse file that takes no room costs nothing.
+
+export type Exceeded = { kind: 'size'; message: string } | { kind: 'disk'; message: string };
+
+/** Allocated bytes under `dir`, symlinks not followed. */
+export async function allocatedBytes(dir: string): Promise<number> {
+  let total = 0;
+  const walk = async (d: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = join(d, e.name);
+      const st = await lstat(p).catch(() => null);
+      if (!st) continue;
+      total += st.blocks * 512;
+      if (st.isDirectory()) await walk(p);
+    }
+  };
+  await walk(dir);
+  return total;
+}
+
+export interface WatchOptions {
+  maxBytes: number;
+  workDir: string;
+  intervalMs?: number;
+  onExceeded: (e: Exceeded) => void;
+}
+
+/** Starts watching; the returned function stops it. onExceeded is called at most once. */
+export function watchBuildDir(dir: string, opts: WatchOptions): () => void {
+  let busy = false;
+  let fired = false;
+  const tick = async (): Promise<void> => {
+    if (busy || fired) return;
+    busy = true;
+    try {
+      const full = workDirFull(opts.workDir);
+      if (full) {
+        fired = true;
+        opts.onExceeded({ kind: 'disk', message: full });
+        return;
+      }
+      const used = await allocatedBytes(dir);
+      if (used > opts.maxBytes && !fired) {
+        fired = true;
+        opts.onExceeded({
+          kind: 'size',
+          message: `the build wrote ${Math.round(used / 1048576)} MB into its build dir, over the limit of ${Math.round(opts.maxBytes / 1048576)} MB (build.maxBuildDirMb), and was stopped`,
+        });
+      }
+    } finally {
+      busy = false;
+    }
+  };
+  const timer = setInterval(() => void tick(), opts.intervalMs ?? 2000);
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,38 @@
+import { lstat, lutimes } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gitRaw, type GitCallOptions } from './run.ts';
+
+/** Paths (from the top of the tree) whose content differs between two commits; renames as delete + add. */
+export async function changedPaths(
+  dir: string,
+  from: string,
+  to: string,
+  opts: GitCallOptions = {},
+): Promise<string[]> {
+  const out = await gitRaw(dir, ['diff', '--name-only', '--no-renames', '-z', from, to, '--'], opts);
+  return out.split('\0').filter((p) => p !== '');
+}
+
+/**
+ * Makes every path that differs between `from` and the worktree's checkout newer than anything
+ * built before now. make decides by mtime alone, and a worktree keeps the mtimes of files git
+ * did not need to rewrite: a file checked out an hour ago in this slot can hold what the base
+ * has now and still be older than a snapshot built since from another slot's tree, where it
+ * held something else. Touching the difference is what lets a build start from a snapshot of
+ * `from` and reach what a clean build of the checkout would. Returns the changed paths.
+ */
+export async function touchChangedSince(
+  dir: string,
+  from: string,
+  checkout: string,
+  opts: GitCallOptions = {},
+): Promise<string[]> {
+  const paths = await changedPaths(dir, from, checkout, opts);
+  const now = new Date();
+  for (const p of paths) {
+    const at = join(dir, p);
+    // A deleted path is not there to touch: make sees its absence.
+    if (await lstat(at).catch(() => null)) await lutimes(at, now, now);
+  }
+  return paths;
+}
