@@ -39,13 +39,18 @@ export interface WatchOptions {
   onExceeded: (e: Exceeded) => void;
 }
 
-/** Starts watching; the returned function stops it. onExceeded is called at most once. */
-export function watchBuildDir(dir: string, opts: WatchOptions): () => void {
-  let busy = false;
+export interface DirWatch {
+  stop(): void;
+  /** One more look, after the build: a write faster than the interval is still caught. */
+  checkNow(): Promise<void>;
+}
+
+/** Starts watching; onExceeded is called at most once. */
+export function watchBuildDir(dir: string, opts: WatchOptions): DirWatch {
+  let busy: Promise<void> | null = null;
   let fired = false;
   const tick = async (): Promise<void> => {
-    if (busy || fired) return;
-    busy = true;
+    if (fired) return;
     try {
       const full = workDirFull(opts.workDir);
       if (full) {
@@ -58,13 +63,20 @@ export function watchBuildDir(dir: string, opts: WatchOptions): () => void {
         fired = true;
         opts.onExceeded({
           kind: 'size',
-          message: `the build wrote ${Math.round(used / 1048576)} MB into its build dir, over the limit of ${Math.round(opts.maxBytes / 1048576)} MB (build.maxBuildDirMb), and was stopped`,
+          message: `the build wrote ${Math.round(used / 1048576)} MB into its build dir, over the limit of ${Math.round(opts.maxBytes / 1048576)} MB (build.maxBuildDirMb)`,
         });
       }
     } finally {
-      busy = false;
+      busy = null;
     }
   };
-  const timer = setInterval(() => void tick(), opts.intervalMs ?? 2000);
-  return () => clearInterval(timer);
+  const run = (): Promise<void> => (busy ??= tick());
+  const timer = setInterval(() => void run(), opts.intervalMs ?? 2000);
+  return {
+    stop: () => clearInterval(timer),
+    checkNow: async () => {
+      await busy;
+      await run();
+    },
+  };
 }

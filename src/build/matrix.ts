@@ -274,7 +274,7 @@ export async function buildOne(
 
   let exceeded: Exceeded | null = null;
   const stopper = new AbortController();
-  const stopWatch = watchBuildDir(buildDir, {
+  const watch = watchBuildDir(buildDir, {
     maxBytes: input.maxBuildDirBytes ?? DEFAULT_MAX_BUILD_DIR,
     workDir: input.workDir,
     onExceeded: (e) => {
@@ -331,6 +331,7 @@ export async function buildOne(
       confirmedClean = statusOf(r) === 'fail';
     }
 
+    await watch.checkNow();
     const logText = readFileSync(logPath, 'utf8');
     const stop = exceeded as Exceeded | null;
     if (stop?.kind === 'disk')
@@ -415,7 +416,7 @@ export async function buildOne(
       start: { dir: snap.dir, commit: input.commit, cleanDurationMs },
     });
   } finally {
-    stopWatch();
+    watch.stop();
     // The series' copy (or a baseline that cannot be kept) is gone once the checks have read it.
     if (!keepDir) removeTree(buildDir);
   }

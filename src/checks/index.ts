@@ -8,6 +8,7 @@ import { findDuplicates, findFileCollisions } from './duplicates.ts';
 import { traceKeys } from './objects.ts';
 import { parseBuildLog } from './buildlog.ts';
 import type { Findings } from './compare.ts';
+import type { BuildError } from '../contract.ts';
 
 export { ElfError, parseElf, readElf } from './elf.ts';
 export { findDuplicates, findFileCollisions, xenSymbols } from './duplicates.ts';
@@ -56,43 +57,45 @@ async function chooseImage(input: CheckBuildInput): Promise<string | null> {
 /** A linked hypervisor with debug info is tens of MB; far more is not a Xen image. */
 export const MAX_IMAGE_BYTES = 1024 * 1024 * 1024;
 
-/** An ELF file the build wrote, read without trusting it (see safe-file.ts). */
+/** An ELF file the build wrote, read without trusting it: UnsafeFileError for a link, FIFO or giant. */
 export async function readBuildElf(
   buildDir: string,
   rel: string,
   maxBytes = MAX_IMAGE_BYTES,
 ): Promise<ElfFile> {
-  let bytes;
-  try {
-    bytes = await readBuildFile(buildDir, rel, maxBytes);
-  } catch (e) {
-    if (e instanceof UnsafeFileError) throw new ElfError(rel, null, e.message.replace(`${rel} `, ''));
-    throw e;
-  }
+  const bytes = await readBuildFile(buildDir, rel, maxBytes);
   if (!bytes) throw new ElfError(rel, null, 'no such file');
   return parseElf(bytes, rel);
+}
+
+/**
+ * The image is not a file listci reads (a symlink, a FIFO, far too big): only the build can have
+ * made it so, so it is the build's failure, stated as such, never a hang or a host read.
+ */
+function unsafeImage(e: UnsafeFileError, image: string): BuildError {
+  const message = `${e.message}: not the linked image`;
+  return { kind: 'linker', file: image, line: null, message, excerpt: message, status: 'new' };
 }
 
 export async function checkBuildOutput(input: CheckBuildInput): Promise<CheckBuildOutput> {
   const errors = parseBuildLog(input.logText);
   const at = (p: string) => join(input.buildDir, p);
+  const none = { duplicates: [], fileCollisions: [] };
   let chosen;
   try {
     chosen = await chooseImage(input);
   } catch (e) {
     if (!(e instanceof UnsafeFileError)) throw e;
     return {
-      duplicates: [],
-      fileCollisions: [],
-      errors,
+      ...none,
+      errors: [...errors, unsafeImage(e, input.image)],
       imageChecked: null,
-      problems: [`${e.message}: not the linked image`],
+      problems: [e.message],
     };
   }
   if (chosen === null) {
     return {
-      duplicates: [],
-      fileCollisions: [],
+      ...none,
       errors,
       imageChecked: null,
       problems: [
@@ -108,8 +111,15 @@ export async function checkBuildOutput(input: CheckBuildInput): Promise<CheckBui
   try {
     elf = await readBuildElf(input.buildDir, chosen);
   } catch (e) {
+    if (e instanceof UnsafeFileError)
+      return {
+        ...none,
+        errors: [...errors, unsafeImage(e, chosen)],
+        imageChecked: chosen,
+        problems: [e.message],
+      };
     if (!(e instanceof ElfError)) throw e;
-    return { duplicates: [], fileCollisions: [], errors, imageChecked: chosen, problems: [e.message] };
+    return { ...none, errors, imageChecked: chosen, problems: [e.message] };
   }
   const problems: string[] = [];
   if (elf.symtab.length === 0)
