@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
+import { constants } from 'node:fs';
 import { lstat, open } from 'node:fs/promises';
 import { isAbsolute, join, normalize, sep } from 'node:path';
 
@@ -38,16 +38,6 @@ function components(root: string, rel: string): string[] {
 }
 
 /** Every directory between root and the file must be a real directory, not a link out of it. */
-function checkParentsSync(root: string, parts: string[], rel: string): void {
-  let at = root;
-  for (const c of parts.slice(0, -1)) {
-    at = join(at, c);
-    const st = lstatSync(at, { throwIfNoEntry: false });
-    if (!st) return; // the open below says "not found"
-    if (!st.isDirectory()) throw new UnsafeFileError(`${rel}: ${c} is ${kindOf(st)}, not a directory`);
-  }
-}
-
 async function checkParents(root: string, parts: string[], rel: string): Promise<void> {
   let at = root;
   for (const c of parts.slice(0, -1)) {
@@ -103,33 +93,6 @@ export async function readBuildFile(root: string, rel: string, maxBytes: number)
     return buf.subarray(0, off);
   } finally {
     await fh.close();
-  }
-}
-
-export function readBuildFileSync(root: string, rel: string, maxBytes: number): Buffer | null {
-  const parts = components(root, rel);
-  checkParentsSync(root, parts, rel);
-  let fd: number;
-  try {
-    fd = openSync(join(root, ...parts), OPEN_FLAGS);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw openError(e, rel);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw notRegular(rel, st);
-    if (st.size > maxBytes) throw tooBig(rel, st.size, maxBytes);
-    const buf = Buffer.alloc(st.size);
-    let off = 0;
-    while (off < st.size) {
-      const n = readSync(fd, buf, off, st.size - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    return buf.subarray(0, off);
-  } finally {
-    closeSync(fd);
   }
 }
 

@@ -42,6 +42,20 @@ export type ProgressEvent =
   | { toolchain: string; phase: Phase; state: 'clean-rebuild'; elapsedMs: number }
   | { toolchain: string; phase: Phase; state: 'done'; status: BuildStatus; elapsedMs: number };
 
+/** A progress event in words, as the CLI and the daemon's log both show it. */
+export function progressWords(e: ProgressEvent): string {
+  switch (e.state) {
+    case 'step':
+      return e.step;
+    case 'done':
+      return `done: ${e.status}`;
+    case 'start':
+      return e.mode.reason;
+    default:
+      return e.state;
+  }
+}
+
 /** Where a later build may start from: a trusted snapshot, or this run's own baseline dir. */
 export interface BuildStart {
   dir: string;

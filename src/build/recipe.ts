@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
-import { readBuildFileSync, UnsafeFileError } from '../safe-file.ts';
+import { readBuildFile, UnsafeFileError } from '../safe-file.ts';
 import { configSchema, type RawConfig, type ToolchainConfig } from '../config/schema.ts';
 import { botFailure, type Mount, type RunLimits, type RunOutcome, type Runner } from './runner.ts';
 
@@ -209,7 +209,7 @@ export async function runRecipe(input: RecipeInput): Promise<RecipeOutcome> {
     input.onStep?.('verify-config');
     let config;
     try {
-      config = readBuildFileSync(input.buildDir, '.config', MAX_CONFIG_BYTES);
+      config = await readBuildFile(input.buildDir, '.config', MAX_CONFIG_BYTES);
     } catch (e) {
       if (!(e instanceof UnsafeFileError)) throw e;
       // The tree's own Makefiles made .config something else: the build's doing, not listci's.

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { EXIT, type CheckResult } from '../contract.ts';
+import { progressWords } from '../build/matrix.ts';
 import { runnerFromConfig } from '../build/select-runner.ts';
 import { openDb } from '../db/open.ts';
 import { recordCheckResult } from '../db/record.ts';
@@ -164,8 +165,7 @@ function progressPrinter(): (p: CheckProgress) => void {
         );
       case 'build': {
         const e = p.event;
-        const what = e.state === 'step' ? e.step : e.state === 'done' ? `done: ${e.status}` : e.state;
-        return say(p.elapsedMs, `[${e.toolchain}] ${e.phase} ${what}`);
+        return say(p.elapsedMs, `[${e.toolchain}] ${e.phase} ${progressWords(e)}`);
       }
     }
   };

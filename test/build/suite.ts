@@ -119,6 +119,9 @@ export function runnerSuite(
         const config = readFileSync(join(build, '.config'), 'utf8');
         assert.match(config, /^CONFIG_LIVEPATCH=y$/m);
         assert.match(config, /^CONFIG_ENFORCE_UNIQUE_SYMBOLS=y$/m);
+        // The fragment replaced defconfig's lines: no "override: reassigning" noise of listci's.
+        assert.equal(config.match(/^(# )?CONFIG_LIVEPATCH[= ]/gm)?.length, 1, config);
+        assert.doesNotMatch(log, /override: reassigning/);
         assert.deepEqual(
           readdirSync(join(src, 'xen')).sort(),
           readdirSync(join(FIXTURE, 'xen')).sort(),
