@@ -4,4 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-test-env.sh
-exec npm test
+# One work dir for every real Xen test of this run: they share each cold baseline snapshot
+# (minutes per toolchain) instead of building it once per test file.
+if [[ -z "${LISTCI_E2E_WORKDIR:-}" ]]; then
+  LISTCI_E2E_WORKDIR="$(mktemp -d /var/tmp/listci-e2e-work-XXXXXX)"
+  export LISTCI_E2E_WORKDIR
+  trap 'rm -rf "$LISTCI_E2E_WORKDIR"' EXIT
+fi
+npm test

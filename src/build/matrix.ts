@@ -349,7 +349,9 @@ export async function buildOne(
     const logText = readFileSync(logPath, 'utf8');
     const stop = exceeded as Exceeded | null;
     if (stop?.kind === 'disk')
-      throw new WorkDirFullError(`${input.phase} build under ${toolchain.name}: ${stop.message}`);
+      throw new WorkDirFullError(
+        `${input.phase} build under ${toolchain.name}: no space left on device: ${stop.message}`,
+      );
     let status = statusOf(r);
     let botError = botErrorOf(r, input.limits);
     let stopped: string | null = null;

@@ -94,6 +94,8 @@ const buildSection = z.strictObject({
   parallel: z.number().int().positive().default(1),
   makeJobs: z.number().int().positive().default(2),
   timeoutMinutes: z.number().positive().default(30),
+  /** Whole check, host-side steps (git, checks) included; past it, a failed attempt of listci's own. */
+  jobTimeoutMinutes: z.number().positive().default(120),
   memoryMb: z.number().int().positive().default(4096),
   pids: z.number().int().positive().default(4096),
   cpus: z.number().positive().default(2),

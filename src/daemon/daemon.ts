@@ -5,7 +5,7 @@ import { now, openDb } from '../db/open.ts';
 import type { Logger } from '../log.ts';
 import { DEFAULT_BACKOFF, deliverPending, imapCheckFor } from '../report/outbox.ts';
 import { startWebServer, type WebServer } from '../web/server.ts';
-import { claim, complete, fail, recoverInterrupted, type Job } from './queue.ts';
+import { claim, complete, fail, failedUnrecorded, recoverInterrupted, type Job } from './queue.ts';
 import { cancelSuperseded, scheduleReady } from './schedule.ts';
 import { imapMailbox, mailSourceFor, processUnclassified } from './sources.ts';
 import { executeCheck, recordBotFailure, type JobOutcome } from './worker.ts';
@@ -33,8 +33,15 @@ const MAX_ATTEMPTS = 3;
 export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const { config, log } = opts;
   const db = openDb(config.database);
-  const recovered = recoverInterrupted(db);
-  if (recovered) log.warn({ jobs: recovered }, 'resuming checks interrupted by the last stop');
+  const maxAttempts = opts.maxAttempts ?? MAX_ATTEMPTS;
+  const recovered = recoverInterrupted(db, { maxAttempts });
+  if (recovered.resumed)
+    log.warn({ jobs: recovered.resumed }, 'resuming checks interrupted by the last stop');
+  if (recovered.failed)
+    log.error(
+      { jobs: recovered.failed, maxAttempts },
+      'checks interrupted by a crash at every attempt: failed',
+    );
 
   let web: WebServer | null = null;
   if (config.web.enabled) {
@@ -64,6 +71,13 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     return 0;
   });
   if (leftovers) log.warn({ containers: leftovers }, 'removed build containers left by an earlier listci');
+  for (const f of failedUnrecorded(db)) {
+    await recordBotFailure({ db, config, runner, log }, f.runId, f.error).then(
+      () => log.warn({ run: f.runId, error: f.error }, "failed check recorded as listci's error"),
+      (e: unknown) =>
+        log.error({ err: e, run: f.runId }, "could not record the failed check as listci's error"),
+    );
+  }
   let wake: () => void = () => {};
   const source = mailSourceFor(config, db, log, () => wake());
   source.start();
@@ -129,14 +143,16 @@ async function runJob(
   opts: DaemonOptions,
 ): Promise<void> {
   const deps = { db, config, runner, log };
+  // Host-side steps (git, checks) can hang as well as builds: the whole check has a limit.
+  const limitMinutes = config.build.jobTimeoutMinutes;
+  const timeLimit = AbortSignal.timeout(limitMinutes * 60_000);
   try {
-    const outcome = await executeCheck(deps, job.ref_id, signal);
+    const outcome = await executeCheck(deps, job.ref_id, AbortSignal.any([signal, timeLimit]));
     complete(db, job.id);
     if (outcome.reply?.state === 'dry-run')
       db.prepare('UPDATE runs SET reply_sent_at = ? WHERE id = ?').run(now(), job.ref_id);
     opts.onRun?.(outcome);
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
     if (signal.aborted) {
       // Not the job's fault: it goes back to the queue as it was.
       db.prepare(
@@ -146,6 +162,12 @@ async function runJob(
       log.info({ run: job.ref_id }, 'check interrupted; it resumes at the next start');
       return;
     }
+    // Past the limit the check is listci's failed attempt, not a stop: it counts.
+    const message = timeLimit.aborted
+      ? `the check ran past build.jobTimeoutMinutes (${limitMinutes} min)`
+      : e instanceof Error
+        ? e.message
+        : String(e);
     const max = opts.maxAttempts ?? MAX_ATTEMPTS;
     log.error({ err: e, run: job.ref_id, attempt: job.attempts }, 'check failed (listci error)');
     fail(db, job.id, message, { maxAttempts: max, baseDelayMs: 10_000 });

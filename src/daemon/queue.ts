@@ -89,15 +89,45 @@ export function cancel(db: Database, kind: JobKind, refId: number): boolean {
 }
 
 /**
- * At start-up: jobs left 'running' by a crash go back to the queue to be resumed.
- * Their attempt still counts, so a job that crashes the daemon every time ends as failed.
+ * At start-up: jobs left 'running' by a crash go back to the queue to be resumed. Their
+ * attempt still counts, and one that has had maxAttempts is failed instead: a check that
+ * crashes the daemon every time must end, not be retried at every start.
  */
-export function recoverInterrupted(db: Database): number {
+export function recoverInterrupted(
+  db: Database,
+  opts: { maxAttempts?: number } = {},
+): { resumed: number; failed: number } {
+  const max = opts.maxAttempts ?? 3;
+  return db.transaction(() => {
+    const failed = db
+      .prepare(
+        `UPDATE jobs SET state = 'failed', locked_at = NULL,
+           last_error = 'interrupted by a crash ' || attempts || ' times (the daemon stopped during the check each time)'
+         WHERE state = 'running' AND attempts >= ?`,
+      )
+      .run(max).changes;
+    const resumed = db
+      .prepare(
+        `UPDATE jobs SET state = 'queued', locked_at = NULL, last_error = 'interrupted (daemon stopped)' WHERE state = 'running'`,
+      )
+      .run().changes;
+    return { resumed, failed };
+  })();
+}
+
+/**
+ * Failed checks whose run was never recorded: the daemon stopped between failing the job
+ * and recording listci's error (or failed it in recoverInterrupted). Recording them at
+ * start-up makes that pair safe against a crash in between.
+ */
+export function failedUnrecorded(db: Database): { runId: number; error: string }[] {
   return db
     .prepare(
-      `UPDATE jobs SET state = 'queued', locked_at = NULL, last_error = 'interrupted (daemon stopped)' WHERE state = 'running'`,
+      `SELECT j.ref_id AS runId, coalesce(j.last_error, 'the check failed') AS error
+         FROM jobs j JOIN runs r ON r.id = j.ref_id
+        WHERE j.kind = 'check' AND j.state = 'failed' AND r.state != 'done' ORDER BY j.id`,
     )
-    .run().changes;
+    .all() as { runId: number; error: string }[];
 }
 
 export function queueDepth(db: Database): Record<JobKind, number> {

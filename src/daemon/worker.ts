@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import type { Config } from '../config/load.ts';
 import type { CheckResult } from '../contract.ts';
+import { progressWords } from '../build/matrix.ts';
 import type { Runner } from '../build/runner.ts';
 import { now } from '../db/open.ts';
 import { recordCheckResult } from '../db/record.ts';
@@ -67,11 +68,7 @@ export async function executeCheck(
           const e = p.event;
           rlog.info(
             { toolchain: e.toolchain, phase: e.phase, elapsedS: +(p.elapsedMs / 1000).toFixed(1) },
-            e.state === 'step'
-              ? `build ${e.step}`
-              : e.state === 'done'
-                ? `build ${e.status}`
-                : `build ${e.state}`,
+            `build ${progressWords(e)}`,
           );
         } else if (p.stage === 'base')
           rlog.info({ base: p.base.commit.slice(0, 12), ref: p.base.ref }, p.base.reason);
@@ -81,6 +78,8 @@ export async function executeCheck(
       onBuildWindow: (w) => (window = w),
     });
   }
+  // A build the signal stopped reports itself as an error build: that is no result to record.
+  signal.throwIfAborted();
   recordCheckResult(db, {
     result,
     runId,

@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import {
   assertOneCorrectReplyPerSeries,
+  BAD_HEAD,
   DEMO_MAILS,
+  GOOD_HEAD,
+  header,
   killDaemon,
   killLeftoverDaemons,
   mailboxCopies,
@@ -24,9 +27,19 @@ import {
 // that adds a second util.c#parse_one): the daemon killed or stopped mid-build, killed
 // mid-reply, the IMAP server restarted, the SMTP server refusing mail, the disk full.
 // After each, a maintainer reading the list must see exactly one reply per series with
-// the right verdict, and the database must hold every posted mail once.
+// the right verdict, and the database must hold every posted mail once. Last, two checks
+// that never finish (one crashes the daemon, one hangs) must end as listci's own error.
 
-const MAILBOXES = ['kill-build', 'kill-reply', 'imap-restart', 'smtp-refuses', 'disk-full', 'sigterm'];
+const MAILBOXES = [
+  'kill-build',
+  'kill-reply',
+  'imap-restart',
+  'smtp-refuses',
+  'disk-full',
+  'sigterm',
+  'crash-loop',
+  'job-timeout',
+];
 let world: World;
 let c: Case | null = null;
 before(async () => {
@@ -220,4 +233,99 @@ test('SIGTERM during a build: the daemon stops at once with exit 0, and the rest
     countOf(c, `SELECT count(*) AS n FROM runs WHERE id = ${run.id} AND state = 'done'`) === 1,
     'the interrupted run itself completed',
   );
+});
+
+/** The one reply in a thread, and what it says. */
+function replyTo(head: string) {
+  const mails = world.smtp.received.filter(
+    (m) => (header(m, 'In-Reply-To') ?? '').replace(/^<|>$/g, '') === head,
+  );
+  assert.equal(mails.length, 1, `series ${head}: ${mails.length} replies reached SMTP, want exactly 1`);
+  return { verdict: header(mails[0]!, 'X-Listci-Verdict'), text: mails[0]!.raw.toString('utf8') };
+}
+
+/** Alice's run ended as listci's own error, with the reason, and her job is failed, not retried. */
+function assertListciError(c: Case, error: string): void {
+  const run = one<{ id: number; state: string; verdict: string; summary: string }>(
+    c,
+    `SELECT r.id, r.state, r.verdict, r.summary FROM runs r JOIN series_versions sv ON sv.id = r.version_id
+      WHERE sv.head_message_id = ?`,
+    GOOD_HEAD,
+  );
+  assert.deepEqual(
+    { state: run.state, verdict: run.verdict, summary: run.summary },
+    { state: 'done', verdict: 'error', summary: `error: listci failed: ${error}` },
+  );
+  const job = one<{ state: string; attempts: number; last_error: string }>(
+    c,
+    `SELECT state, attempts, last_error FROM jobs WHERE kind = 'check' AND ref_id = ?`,
+    run.id,
+  );
+  assert.deepEqual(job, { state: 'failed', attempts: 3, last_error: error });
+  assert.equal(countOf(c, `SELECT count(*) AS n FROM builds WHERE run_id = ${run.id}`), 0, 'no build judged');
+  const reply = replyTo(GOOD_HEAD);
+  assert.equal(reply.verdict, 'error', 'the reply says listci failed, not the series');
+}
+
+/** Bob's series, posted after, is checked as usual: the daemon was not stuck on Alice's. */
+async function assertLaterSeriesChecked(c: Case, d: ReturnType<typeof startDaemon>): Promise<void> {
+  const [, ...bob] = DEMO_MAILS;
+  await c.append(bob);
+  await waitForReplies(world, c, 2, 60_000);
+  const reply = replyTo(BAD_HEAD);
+  assert.equal(reply.verdict, 'fail');
+  assert.match(reply.text, /util\.c#parse_one/);
+  assert.equal(world.smtp.received.length, 2);
+  assert.equal((await stopDaemon(d)).code, 0);
+  assert.equal(countOf(c, `SELECT count(*) AS n FROM jobs WHERE kind = 'check' AND state = 'done'`), 1);
+}
+
+test("a check that kills the daemon at every attempt ends as listci's error after 3 starts, and the next series is checked", async () => {
+  const c = setup('crash-loop');
+  const [alice] = DEMO_MAILS;
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const d = startDaemon(c);
+    c.crashAtLink(d.child.pid!);
+    if (attempt === 1) await c.append([alice!]);
+    await waitFor(
+      () => d.child.signalCode !== null,
+      `start ${attempt} killed by its check`,
+      60_000,
+      d.output,
+    );
+    assert.equal((await d.exited).signal, 'SIGKILL');
+    assert.deepEqual(
+      one(c, `SELECT state, attempts FROM jobs WHERE kind = 'check'`),
+      { state: 'running', attempts: attempt },
+      'left running by the crash, the attempt counted',
+    );
+    assert.equal(world.smtp.received.length, 0);
+  }
+
+  c.crashAtLink(null); // it would crash again; it must not be tried again at all
+  const d = startDaemon(c);
+  await d.waitForLog(/checks interrupted by a crash at every attempt: failed/);
+  await waitForReplies(world, c, 1);
+  assertListciError(c, 'interrupted by a crash 3 times (the daemon stopped during the check each time)');
+  assert.doesNotMatch(d.output(), /resuming checks interrupted/);
+  await assertLaterSeriesChecked(c, d);
+});
+
+test("a check past build.jobTimeoutMinutes is listci's failed attempt, then its error; the daemon goes on", async () => {
+  const c = setup('job-timeout', { build: { jobTimeoutMinutes: 0.1 } });
+  const [alice] = DEMO_MAILS;
+  c.setLinkSleep(120); // past build.timeoutMinutes too: only the job limit can end it in time
+  const d = startDaemon(c);
+  const t0 = Date.now();
+  await c.append([alice!]);
+  await waitFor(() => c.linking(), 'a build in progress', 30_000, d.output);
+  // 3 attempts of 6 s, 10 s and 20 s apart.
+  await waitForReplies(world, c, 1, 90_000);
+  const took = Date.now() - t0;
+  assertListciError(c, 'the check ran past build.jobTimeoutMinutes (0.1 min)');
+  assert.equal(d.output().match(/check failed \(listci error\)/g)?.length, 3, 'each attempt failed once');
+  assert.ok(took < 75_000, `over in ${took} ms: each attempt stopped at the limit`);
+
+  c.setLinkSleep(0);
+  await assertLaterSeriesChecked(c, d);
 });

@@ -64,6 +64,8 @@ export interface Case {
   setLinkSleep(seconds: number): void;
   /** Set while a link is in progress (the wrapper's marker): the moment to kill the daemon. */
   linking(): boolean;
+  /** While set, the link step SIGKILLs this process (the daemon) and fails: a check that crashes listci. */
+  crashAtLink(pid: number | null): void;
   append(mails?: Buffer[]): Promise<void>;
   db(): Database;
   cleanup(): void;
@@ -77,22 +79,33 @@ export interface Case {
 export function newCase(
   world: World,
   mailbox: string,
-  opts: { workDir?: string; reply?: Record<string, unknown>; series?: Record<string, unknown> } = {},
+  opts: {
+    workDir?: string;
+    reply?: Record<string, unknown>;
+    series?: Record<string, unknown>;
+    build?: Record<string, unknown>;
+  } = {},
 ): Case {
   const dir = tempDir(`listci-daemon-${mailbox}-`);
   const workDir = opts.workDir ?? join(dir, 'work');
   const dbPath = join(dir, 'listci.db');
   const sleepFile = join(dir, 'link-sleep');
   const markerDir = join(dir, 'linking');
+  const crashFile = join(dir, 'crash-at-link');
   mkdirSync(markerDir);
   const cc = join(dir, 'slow-gcc');
   writeFileSync(
     cc,
     `#!/bin/sh
 # gcc, but the final link of xen-syms first sleeps for as many seconds as ${sleepFile} says,
-# with a marker file present meanwhile, so a test knows a build is in progress.
+# with a marker file present meanwhile, so a test knows a build is in progress; or, while
+# ${crashFile} names a pid, kills that process (the daemon) instead.
 case " $* " in
   *xen-syms*)
+    if [ -f '${crashFile}' ]; then
+      kill -9 "$(cat '${crashFile}')"
+      exit 1
+    fi
     s=$(cat '${sleepFile}' 2>/dev/null || echo 0)
     if [ "$s" != 0 ]; then
       touch '${markerDir}/'$$
@@ -128,6 +141,7 @@ exec gcc "$@"
       makeJobs: 1,
       timeoutMinutes: 2,
       toolchains: [{ name: 'gcc', cc }],
+      ...opts.build,
     },
     reply: {
       policy: 'always',
@@ -152,6 +166,8 @@ exec gcc "$@"
     mailbox,
     setLinkSleep: (s) => writeFileSync(sleepFile, String(s)),
     linking: () => readdirSync(markerDir).length > 0,
+    crashAtLink: (pid) =>
+      pid === null ? rmSync(crashFile, { force: true }) : writeFileSync(crashFile, String(pid)),
     append: async (mails = DEMO_MAILS) => {
       for (const m of mails) await world.dovecot.append(m, mailbox);
     },

@@ -8,6 +8,7 @@ import {
   complete,
   enqueue,
   fail,
+  failedUnrecorded,
   queueDepth,
   recoverInterrupted,
 } from '../../src/daemon/queue.ts';
@@ -52,13 +53,58 @@ test('a job interrupted by a crash is resumed after restart, not lost and not do
 
   db = openDb(join(dir, 'q.db'));
   assert.equal(claim(db, ['check']), null, 'a running job is not handed out twice');
-  assert.equal(recoverInterrupted(db), 1);
+  assert.deepEqual(recoverInterrupted(db), { resumed: 1, failed: 0 });
   const again = claim(db, ['check']);
   assert.equal(again?.id, job.id);
   assert.equal(again?.attempts, 2);
   complete(db, again!.id);
   assert.equal(claim(db, ['check']), null);
   assert.deepEqual(queueDepth(db), { check: 0, reply: 0 });
+});
+
+test('a job that crashed the daemon at every attempt is failed at start-up, and its run is owed a record', () => {
+  const dir = tempDir();
+  let db = openDb(join(dir, 'q.db'));
+  const run = (state: string) =>
+    Number(
+      db.prepare(`INSERT INTO runs (state, queued_at) VALUES (?, ?)`).run(state, new Date().toISOString())
+        .lastInsertRowid,
+    );
+  const crashing = run('running');
+  const other = run('running');
+  enqueue(db, 'check', crashing);
+  enqueue(db, 'check', other);
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const job = claim(db, ['check'])!;
+    assert.equal(job.ref_id, crashing);
+    assert.equal(job.attempts, attempt);
+    db.close(); // the daemon dies during the check, every time
+    db = openDb(join(dir, 'q.db'));
+    assert.deepEqual(
+      recoverInterrupted(db, { maxAttempts: 3 }),
+      attempt < 3 ? { resumed: 1, failed: 0 } : { resumed: 0, failed: 1 },
+    );
+  }
+  const row = db.prepare(`SELECT state, attempts, last_error FROM jobs WHERE ref_id = ?`).get(crashing);
+  assert.deepEqual(row, {
+    state: 'failed',
+    attempts: 3,
+    last_error: 'interrupted by a crash 3 times (the daemon stopped during the check each time)',
+  });
+  const next = claim(db, ['check'])!;
+  assert.equal(next.ref_id, other, 'the queue goes on with the next job');
+  assert.deepEqual(failedUnrecorded(db), [
+    {
+      runId: crashing,
+      error: 'interrupted by a crash 3 times (the daemon stopped during the check each time)',
+    },
+  ]);
+  // Once listci's error is recorded (the run done), a later start owes it nothing.
+  db.prepare(`UPDATE runs SET state = 'done' WHERE id = ?`).run(crashing);
+  assert.deepEqual(failedUnrecorded(db), []);
+  // Failed at its last attempt in the daemon's loop, then a crash before the record: owed one too.
+  fail(db, next.id, 'git fetch failed', { maxAttempts: 1 });
+  assert.deepEqual(failedUnrecorded(db), [{ runId: other, error: 'git fetch failed' }]);
 });
 
 test('a failing job is retried with backoff, then marked failed', () => {

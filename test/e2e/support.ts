@@ -24,6 +24,15 @@ export const DEBIAN_PATCHES = join(CACHE, 'xen-debian-patches');
 export const SOCKET = process.env.LISTCI_PODMAN_SOCKET ?? '/run/podman/podman.sock';
 export const LIST = 'xen-devel@lists.xenproject.org';
 const execFileAsync = promisify(execFile);
+
+/**
+ * The toolchains of every real Xen test, spelled the same everywhere: the baseline snapshots
+ * are keyed by the configuration, so the tests of one suite run share each cold baseline.
+ */
+export const XEN_TOOLCHAINS = [
+  { name: 'gcc-12', image: 'localhost/listci/gcc-12', cc: 'gcc-12' },
+  { name: 'clang-14', image: 'localhost/listci/clang-14', cc: 'clang-14', makeArgs: ['clang=y'] },
+];
 const BIN = new URL('../../bin/listci.js', import.meta.url).pathname;
 
 /** Why the real Xen run cannot happen here (null: it can). CI sets everything up in scripts/test.sh. */

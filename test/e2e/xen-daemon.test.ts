@@ -15,6 +15,7 @@ import {
   LIST,
   mailboxContents,
   missingPrerequisites,
+  XEN_TOOLCHAINS,
   sendEmail,
   startXenDaemon,
   waitFor,
@@ -28,10 +29,7 @@ import {
 // CONFIG_LIVEPATCH=y and CONFIG_ENFORCE_UNIQUE_SYMBOLS=y under gcc-12 and clang-14 in Podman,
 // and its reply goes back through SMTP into the same mailbox, threaded under the patch.
 
-const TOOLCHAINS = [
-  { name: 'gcc-12', image: 'localhost/listci/gcc-12', cc: 'gcc-12' },
-  { name: 'clang-14', image: 'localhost/listci/clang-14', cc: 'clang-14', makeArgs: ['clang=y'] },
-];
+const TOOLCHAINS = XEN_TOOLCHAINS;
 const CLEAN_PATCH = join(DEBIAN_PATCHES, '0025-x86-intel-Fix-PERF_GLOBAL-fixup-when-virtualised.patch');
 const BREAKING_PATCH = new URL(
   '../fixtures/e2e/x86-hvm-exit-barrier-same-asm-basename.patch',

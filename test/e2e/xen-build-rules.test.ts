@@ -1,0 +1,152 @@
+// A series that changes Xen's build rules is judged as a clean build judges it. The patch makes
+// cmd_objcopy_fix_sym in xen/Rules.mk a plain `mv`, so C objects keep their bare STT_FILE
+// names: Xen's own clean build then stops at `tools/symbols --error-dup` with Duplicate symbol
+// lines. make does not track that rule, so an incremental build on the base recompiles nothing
+// of it and passes. listci must build it from scratch and name exactly Xen's duplicates.
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, test } from 'node:test';
+import { stringify } from 'yaml';
+import { ContainerRunner } from '../../src/build/engine.ts';
+import { XEN_RECIPE } from '../../src/build/recipe.ts';
+import { runRecipe } from '../../src/build/recipe.ts';
+import { configSchema } from '../../src/config/schema.ts';
+import type { CheckResult } from '../../src/contract.ts';
+import { skipUnlessCi } from '../helpers/prerequisite.ts';
+import { missingPrerequisites, SOCKET, workDirFor, XEN_REPO, XEN_TOOLCHAINS } from './support.ts';
+
+const BIN = new URL('../../bin/listci.js', import.meta.url).pathname;
+const execFileAsync = promisify(execFile);
+const missing = missingPrerequisites(XEN_TOOLCHAINS.map((t) => t.image));
+const IDENTITY = {
+  GIT_AUTHOR_NAME: 'Test Contributor',
+  GIT_AUTHOR_EMAIL: 'test@example.org',
+  GIT_COMMITTER_NAME: 'Test Contributor',
+  GIT_COMMITTER_EMAIL: 'test@example.org',
+};
+const DUP = /^Duplicate symbol '([^']+)'/gm;
+
+let scratch: string;
+let work: { dir: string; keep: boolean };
+let clone: string;
+let mbox: string;
+
+before(() => {
+  if (missing) return;
+  scratch = mkdtempSync(join(tmpdir(), 'listci-rules-'));
+  chmodSync(scratch, 0o755);
+  work = workDirFor('listci-e2e-work-');
+  clone = join(scratch, 'xen');
+  execFileSync('git', ['clone', '-q', XEN_REPO, clone]);
+  const git = (args: string[]) =>
+    execFileSync('git', args, { cwd: clone, encoding: 'utf8', env: { ...process.env, ...IDENTITY } });
+  const rules = join(clone, 'xen/Rules.mk');
+  const text = readFileSync(rules, 'utf8');
+  const fixSym = /(cmd_objcopy_fix_sym = \\\n\s*)\$\(OBJCOPY\) --redefine-sym .*\n/;
+  assert.match(text, fixSym, 'Xen 4.17 Rules.mk has the ENFORCE_UNIQUE_SYMBOLS objcopy rule');
+  writeFileSync(rules, text.replace(fixSym, '$1mv -f $(dot-target).tmp $@\n'));
+  git(['commit', '-q', '-am', 'xen/build: keep the compiler-given file symbols']);
+  mbox = join(scratch, 'series.mbox');
+  writeFileSync(mbox, git(['format-patch', '--stdout', '--thread', '--base=HEAD~1', 'HEAD~1']));
+});
+
+after(() => {
+  if (missing) return;
+  rmSync(scratch, { recursive: true, force: true });
+  if (!work.keep) rmSync(work.dir, { recursive: true, force: true });
+});
+
+/** Xen's own verdict: the patched tree built from an empty dir, Duplicate symbol lines read off its log. */
+async function xenCleanBuild(
+  t: (typeof XEN_TOOLCHAINS)[number],
+): Promise<{ exit: number | null; dups: string[] }> {
+  const toolchain = configSchema.parse({ build: { toolchains: [t] } }).build.toolchains[0]!;
+  const build = join(scratch, `clean-${t.name}`);
+  mkdirSync(build);
+  const logPath = join(scratch, `clean-${t.name}.log`);
+  writeFileSync(logPath, '');
+  const r = await runRecipe({
+    runner: new ContainerRunner({ socketPath: SOCKET }),
+    recipe: XEN_RECIPE,
+    toolchain,
+    image: t.image,
+    sourceDir: clone,
+    buildDir: build,
+    configured: false,
+    makeJobs: 2,
+    limits: { memoryMb: 4096, pids: 4096, cpus: 2, timeoutMs: 20 * 60_000 },
+    logPath,
+    logCapBytes: 8 << 20,
+  });
+  rmSync(build, { recursive: true, force: true });
+  const log = readFileSync(logPath, 'utf8');
+  return { exit: r.outcome.exitCode, dups: [...new Set([...log.matchAll(DUP)].map((m) => m[1]!))].sort() };
+}
+
+test(
+  'a series that changes a build rule gets the verdict and duplicates of a clean build, under gcc and clang',
+  { skip: skipUnlessCi(missing), timeout: 40 * 60_000 },
+  async () => {
+    const config = join(scratch, 'listci.yaml');
+    writeFileSync(
+      config,
+      stringify({
+        workDir: work.dir,
+        database: join(scratch, 'listci.db'),
+        repo: {
+          url: XEN_REPO,
+          mirror: join(work.dir, 'xen-mirror.git'),
+          defaultBranch: 'main',
+          worktrees: 1,
+        },
+        build: {
+          runner: 'podman',
+          socket: SOCKET,
+          makeJobs: 2,
+          timeoutMinutes: 15,
+          toolchains: XEN_TOOLCHAINS,
+        },
+      }),
+    );
+    let stdout: string;
+    try {
+      ({ stdout } = await execFileAsync(
+        process.execPath,
+        [BIN, 'check', '-c', config, '--mbox', mbox, '--json'],
+        {
+          maxBuffer: 64 << 20,
+        },
+      ));
+    } catch (e) {
+      const err = e as { code?: number; stdout?: string; stderr?: string };
+      assert.equal(err.code, 1, `exit 1 for a series with findings; stderr: ${err.stderr?.slice(-2000)}`);
+      stdout = err.stdout!;
+    }
+    const result = JSON.parse(stdout) as CheckResult;
+    assert.equal(result.verdict, 'fail', result.summary);
+
+    for (const b of result.builds) {
+      // listci's own config fragment replaces defconfig's lines: Kconfig has nothing to override.
+      if (b.logPath) assert.doesNotMatch(readFileSync(b.logPath, 'utf8'), /override: reassigning/, b.logPath);
+    }
+    for (const t of XEN_TOOLCHAINS) {
+      const xen = await xenCleanBuild(t);
+      assert.notEqual(xen.exit, 0, `${t.name}: Xen's own clean build rejects the series`);
+      assert.ok(xen.dups.length > 0, `${t.name}: ... with Duplicate symbol lines`);
+      const b = result.builds.find((x) => x.phase === 'series' && x.toolchain === t.name)!;
+      assert.equal(b.verdict, 'fail', `${t.name}: listci fails it too`);
+      assert.equal(b.mode?.rule, 'build-rules-changed');
+      assert.equal(b.mode?.reason, 'built from scratch: the series changes the build rules (xen/Rules.mk)');
+      assert.deepEqual(
+        b.duplicates.new.map((d) => d.key).sort(),
+        xen.dups,
+        `${t.name}: listci's new duplicates are exactly Xen's own`,
+      );
+      for (const d of b.duplicates.new) assert.ok(d.objects.length >= 2, `${d.key} traced to its objects`);
+    }
+  },
+);
