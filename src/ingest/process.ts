@@ -4,8 +4,8 @@
 import { createHash } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import { stmt } from '../db/stmt.ts';
-import { authorOf, XEN_DEVEL_ADDRESSES } from '../mail/author.ts';
-import { classify, type MailKind } from '../mail/classify.ts';
+import { authorOf, sameListAddress, XEN_DEVEL_ADDRESSES } from '../mail/author.ts';
+import { classify, DEFAULT_MAX_PATCHES, type MailKind } from '../mail/classify.ts';
 import { detectMangled } from '../mail/mangled.ts';
 import { parseMessage, type ParsedMessage } from '../mail/parse.ts';
 import { parseSubject, seriesTags } from '../mail/subject.ts';
@@ -16,7 +16,7 @@ import { storeRawMessage } from './store.ts';
 /** The parts of the config this stage reads. */
 export interface ProcessConfig {
   list: { name: string; addresses: string[] };
-  series: { groupWindowMinutes: number };
+  series: { groupWindowMinutes: number; maxPatches?: number };
 }
 
 export interface ProcessOptions {
@@ -58,7 +58,7 @@ export function processStoredMessage(
   return db.transaction(() => {
     const msg = parseMessage(row.raw, { maxBytes: opts.maxBytes });
     const tags = parseSubject(msg.subject);
-    const cls = classify(msg, tags);
+    const cls = classify(msg, tags, { maxPatches: cfg.series.maxPatches ?? DEFAULT_MAX_PATCHES });
     const lists = cfg.list.addresses.length ? cfg.list.addresses : XEN_DEVEL_ADDRESSES;
     const author = authorOf(msg, lists);
     const mangled = cls.kind === 'patch' ? detectMangled(msg) : null;
@@ -114,6 +114,7 @@ export function processStoredMessage(
         tags: seriesTags(tags),
         authorName: author.name,
         authorAddr: author.addr,
+        authorKnown: msg.fromAddr !== null && !sameListAddress(author.addr, lists),
         date: msg.date,
         inReplyTo: msg.inReplyTo,
         references: msg.references,

@@ -6,6 +6,14 @@ import type { SubjectTags } from './subject.ts';
 
 export type MailKind = 'patch' | 'cover' | 'reply' | 'pull' | 'report' | 'other' | 'malformed';
 
+/** series.maxPatches when the config does not say. */
+export const DEFAULT_MAX_PATCHES = 200;
+
+export interface ClassifyLimits {
+  /** series.maxPatches: a subject numbering more patches than this is not a series. */
+  maxPatches: number;
+}
+
 export interface Classification {
   kind: MailKind;
   reason: string;
@@ -19,7 +27,7 @@ const PULL_BODY = /^The following changes since commit [0-9a-f]{7,40}/m;
 const QUOTED_DIFF = /^> ?(diff --git |@@ -\d|--- a\/|\+\+\+ b\/)/m;
 
 /** Rules in order; the first that matches decides. */
-export function classify(msg: ParsedMessage, tags: SubjectTags): Classification {
+export function classify(msg: ParsedMessage, tags: SubjectTags, limits: ClassifyLimits): Classification {
   const own = isListciMail(msg.headers.map((h) => h[0]));
   if (msg.error) return { kind: 'malformed', reason: msg.error, own };
   if (own) return { kind: 'report', reason: "listci's own mail (X-Listci-Run header)", own };
@@ -30,6 +38,14 @@ export function classify(msg: ParsedMessage, tags: SubjectTags): Classification 
   if (tags.reply) return { kind: 'reply', reason: 'subject starts with a reply prefix (Re:)', own };
   if (isPull(tags) || PULL_BODY.test(msg.body))
     return { kind: 'pull', reason: isPull(tags) ? 'subject says GIT PULL' : 'git request-pull text', own };
+  // "[PATCH 1/5000000]": as a series it would be millions of missing patches to store and
+  // to list in a reply. Nobody posts that many; whoever claims to is not grouped.
+  if ((tags.total ?? 0) > limits.maxPatches)
+    return {
+      kind: 'malformed',
+      reason: `numbered ${tags.number ?? '?'}/${tags.total}: over series.maxPatches (${limits.maxPatches}), not grouped as a series`,
+      own,
+    };
   if (tags.number === 0 && (tags.total ?? 0) > 0)
     return { kind: 'cover', reason: `cover letter 0/${tags.total}`, own };
   const attached = msg.patchParts.find((p) => hasDiff(p.text));

@@ -1,6 +1,7 @@
 // Subject tags as people on xen-devel actually write them: "[PATCH v3 2/7]",
 // "[XEN PATCH for-4.19 v2 1/2]", "[RFC PATCH]", "PATCH1/8", "Re: [PATCH]", several
-// bracket groups, list prefixes like "[Xen-devel]" added by older Mailman.
+// bracket groups, list prefixes like "[Xen-devel]" added by older Mailman, and
+// Mercurial's patchbomb "[PATCH 1 of 2]" from the years Xen lived in hg.
 
 export interface SubjectTags {
   /** Every bracket token other than the version and m/n, as written: ["XEN", "PATCH", "for-4.19"]. */
@@ -65,8 +66,9 @@ export function parseSubject(subject: string): SubjectTags {
 }
 
 function readTokens(group: string, tags: SubjectTags): void {
-  // "PATCHv2", "PATCH1/8": split a marker glued to its number.
-  const spaced = group.replace(/\b(PATCH)(v?\d)/gi, '$1 $2');
+  // "PATCHv2", "PATCH1/8": split a marker glued to its number. hg email writes
+  // "[PATCH 0 of 2]", "[PATCH 1 of 2 V2]": m/n in words.
+  const spaced = group.replace(/\b(PATCH)(v?\d)/gi, '$1 $2').replace(/\b(\d+) of (\d+)\b/gi, '$1/$2');
   for (const token of spaced.split(/[\s,]+/).filter(Boolean)) readToken(token, tags);
 }
 

@@ -4,11 +4,14 @@
 import type { Database } from 'better-sqlite3';
 import { stmt } from '../db/stmt.ts';
 import {
+  byCoverArrivingLate,
+  byCoverThread,
   byMarkers,
   byReferences,
   byRepliesToMe,
   lineageByReferences,
   lineageByTitle,
+  relatedByReferences,
   versionOfMessage,
   type GroupInput,
   type Match,
@@ -47,8 +50,15 @@ export function placeMessage(db: Database, m: GroupInput, opts: GroupOptions): G
       superseded: [],
     };
   }
+  const windowMin = opts.groupWindowMinutes;
+  // The cover a patch replies to comes before any farther ancestor of the same shape: an
+  // unversioned 2/2 under a v2 cover sent in reply to v1 must not fill v1's missing 2/2.
   const match: Match | null =
-    byReferences(db, m) ?? byRepliesToMe(db, m) ?? byMarkers(db, m, opts.groupWindowMinutes, opts.now);
+    byCoverThread(db, m, windowMin, opts.now) ??
+    byReferences(db, m) ??
+    byRepliesToMe(db, m) ??
+    byCoverArrivingLate(db, m, windowMin, opts.now) ??
+    byMarkers(db, m, windowMin, opts.now);
   let version: VersionRow;
   let rule: string;
   let created = false;
@@ -57,9 +67,10 @@ export function placeMessage(db: Database, m: GroupInput, opts: GroupOptions): G
     rule = match.rule;
   } else {
     const lineage = lineageByReferences(db, m) ?? lineageByTitle(db, m);
-    const seriesId = lineage?.seriesId ?? createSeries(db, m, opts);
+    const related = lineage ? null : relatedByReferences(db, m);
+    const seriesId = lineage?.seriesId ?? createSeries(db, m, opts, related?.seriesId ?? null);
     version = createVersion(db, seriesId, m, opts.now);
-    rule = lineage ? `new version: ${lineage.rule}` : 'new series';
+    rule = lineage ? `new version: ${lineage.rule}` : related ? `new series, ${related.rule}` : 'new series';
     created = true;
   }
   attach(db, version, m);
@@ -69,12 +80,12 @@ export function placeMessage(db: Database, m: GroupInput, opts: GroupOptions): G
   return { versionId: version.id, seriesId: version.series_id, rule, created, superseded };
 }
 
-function createSeries(db: Database, m: GroupInput, opts: GroupOptions): number {
+function createSeries(db: Database, m: GroupInput, opts: GroupOptions, relatedTo: number | null): number {
   const res = stmt(
     db,
-    `INSERT INTO series (list, title, author_name, author_addr, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?)`,
-  ).run(opts.list, m.title, m.authorName, m.authorAddr, opts.now, opts.now);
+    `INSERT INTO series (list, title, author_name, author_addr, related_to, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  ).run(opts.list, m.title, m.authorName, m.authorAddr, relatedTo, opts.now, opts.now);
   return Number(res.lastInsertRowid);
 }
 
@@ -93,16 +104,23 @@ function createVersion(db: Database, seriesId: number, m: GroupInput, now: strin
     state: 'incomplete',
     head_message_id: m.messageId,
     cover_message_id: null,
+    // The lineage rules continue only the author's own series.
+    author_addr: m.authorAddr,
   };
 }
 
-/** The cover letter heads its version; without one, the lowest-numbered patch does. */
+/**
+ * The cover letter heads its version and names it (version, RESEND, tags): when its
+ * patches came first tagged otherwise, the cover's subject is the one the sender meant.
+ * Without a cover, the lowest-numbered patch heads.
+ */
 function attach(db: Database, v: VersionRow, m: GroupInput): void {
   if (m.kind === 'cover') {
     stmt(
       db,
-      'UPDATE series_versions SET cover_message_id = ?, head_message_id = ?, subject = ?, tags = ? WHERE id = ?',
-    ).run(m.messageId, m.messageId, m.subject, JSON.stringify(m.tags), v.id);
+      `UPDATE series_versions SET cover_message_id = ?, head_message_id = ?, subject = ?, tags = ?,
+         version = ?, resend = ? WHERE id = ?`,
+    ).run(m.messageId, m.messageId, m.subject, JSON.stringify(m.tags), m.version, m.resend ? 1 : 0, v.id);
     // The series is named after its first cover letter, not after whichever patch came first.
     const versions = stmt(db, 'SELECT count(*) AS n FROM series_versions WHERE series_id = ?').get(
       v.series_id,

@@ -1,7 +1,9 @@
 // The rules that decide which series version a patch or cover letter belongs to, and
 // which series (lineage of versions) a new version continues. Each rule is one small
 // query; src/series/group.ts calls them in order. Thread headers are trusted first,
-// subject markers only when the thread says nothing.
+// subject markers only when the thread says nothing. Anyone can reply to anyone's
+// thread: a mail joins a posting only from that posting's sender, and a new version
+// continues only its own author's series.
 import type { Database } from 'better-sqlite3';
 import { stmt } from '../db/stmt.ts';
 
@@ -18,6 +20,11 @@ export interface GroupInput {
   tags: string[];
   authorName: string | null;
   authorAddr: string;
+  /**
+   * The address names a person: false when the From is the list itself (a DMARC rewrite
+   * with no Reply-To or X-Original-From to undo it) or absent.
+   */
+  authorKnown: boolean;
   date: string | null; // ISO, from the Date header
   inReplyTo: string | null;
   references: string[]; // oldest first
@@ -32,6 +39,8 @@ export interface VersionRow {
   state: string;
   head_message_id: string;
   cover_message_id: string | null;
+  /** Of the series: every version in it comes from this author. */
+  author_addr: string;
 }
 
 export interface Match {
@@ -40,16 +49,18 @@ export interface Match {
 }
 
 const VERSION_COLS =
-  'sv.id, sv.series_id, sv.version, sv.total, sv.resend, sv.state, sv.head_message_id, sv.cover_message_id';
+  'sv.id, sv.series_id, sv.version, sv.total, sv.resend, sv.state, sv.head_message_id, sv.cover_message_id, s.author_addr';
 
 /** The version a message already belongs to, as head or patch (a cover letter is always its version's head). */
 export function versionOfMessage(db: Database, messageId: string): VersionRow | null {
   const row = stmt(
     db,
-    `SELECT ${VERSION_COLS} FROM series_versions sv
+    `SELECT ${VERSION_COLS} FROM series_versions sv JOIN series s ON s.id = sv.series_id
        WHERE sv.head_message_id = ?
        UNION ALL
-       SELECT ${VERSION_COLS} FROM patches p JOIN series_versions sv ON sv.id = p.version_id WHERE p.message_id = ?
+       SELECT ${VERSION_COLS} FROM patches p JOIN series_versions sv ON sv.id = p.version_id
+         JOIN series s ON s.id = sv.series_id
+       WHERE p.message_id = ?
        LIMIT 1`,
   ).get(messageId, messageId) as VersionRow | undefined;
   return row ?? null;
@@ -57,6 +68,25 @@ export function versionOfMessage(db: Database, messageId: string): VersionRow | 
 
 export function sameShape(v: VersionRow, m: GroupInput): boolean {
   return v.version === m.version && v.total === m.total && (v.resend === 1) === m.resend;
+}
+
+/**
+ * The mails of one posting come from one sender (git send-email, hg email), so a mail
+ * fills a slot only in a version from its own address. Without this, anyone could
+ * complete someone else's incomplete series with their own patch 4/4 and have listci
+ * mail the series' author a verdict on it.
+ */
+export function sameSender(v: VersionRow, m: GroupInput): boolean {
+  return v.author_addr === m.authorAddr;
+}
+
+/**
+ * A new version supersedes the old one and cancels its check, so it must come from the
+ * same author, compared after the list's DMARC rewrite is undone (src/mail/author.ts).
+ * An address that names nobody (the list itself) is nobody's: it continues no series.
+ */
+export function sameAuthor(v: VersionRow, m: GroupInput): boolean {
+  return m.authorKnown && v.author_addr === m.authorAddr;
 }
 
 /** The slot (cover, or patch number) is still empty in this version. */
@@ -85,7 +115,7 @@ export function byReferences(db: Database, m: GroupInput): Match | null {
   for (const ref of ancestors(m)) {
     const v = versionOfMessage(db, ref);
     // A superseded version still takes its own late patches: they are part of it.
-    if (v && sameShape(v, m) && slotFree(db, v, m))
+    if (v && sameShape(v, m) && sameSender(v, m) && slotFree(db, v, m))
       return { version: v, rule: `thread: in reply to <${ref}>` };
   }
   return null;
@@ -106,10 +136,88 @@ export function byRepliesToMe(db: Database, m: GroupInput): Match | null {
        WHERE msg.in_reply_to = ?`,
   ).all(m.messageId) as { version_id: number }[];
   for (const r of rows) {
-    const v = stmt(db, `SELECT ${VERSION_COLS} FROM series_versions sv WHERE sv.id = ?`).get(r.version_id) as
-      VersionRow | undefined;
-    if (v && sameShape(v, m) && slotFree(db, v, m))
+    const v = versionById(db, r.version_id);
+    if (v && sameShape(v, m) && sameSender(v, m) && slotFree(db, v, m))
       return { version: v, rule: `thread: <${m.messageId}> is replied to by the version's patches` };
+  }
+  return null;
+}
+
+function versionById(db: Database, id: number): VersionRow | undefined {
+  return stmt(
+    db,
+    `SELECT ${VERSION_COLS} FROM series_versions sv JOIN series s ON s.id = sv.series_id WHERE sv.id = ?`,
+  ).get(id) as VersionRow | undefined;
+}
+
+/** The two mails were sent within the window of each other (Date header, else arrival). */
+function sentWithin(db: Database, messageId: string, date: string, windowMinutes: number): boolean {
+  const row = stmt(
+    db,
+    `SELECT abs(julianday(coalesce(date, received_at)) - julianday(?)) * 1440 <= ? AS near
+       FROM messages WHERE message_id = ?`,
+  ).get(date, windowMinutes, messageId) as { near: number | null } | undefined;
+  return row?.near === 1;
+}
+
+/**
+ * A patch that replies to a cover letter belongs to that cover's posting even when its
+ * version tag, or its lack of one, disagrees: the sender edited the cover's subject by
+ * hand and not the patches'. A maintainer, and patchwork, count one v3 of 4 patches.
+ *
+ *   [PATCH net-next v3 0/4] xen-netback: tidy up queue handling (v3)
+ *     [PATCH 1/4] xen-netback: ...    In-Reply-To: <cover>   <- joins v3
+ *     [PATCH 2/4] xen-netback: ...    In-Reply-To: <cover>   <- joins v3
+ *
+ * The cover must be the patch's parent, or be in its References with the parent a patch
+ * of the same posting (--chain-reply-to). Same sender, same total, a free slot, and sent
+ * within the group window of the cover: "[PATCH v2 1/4]" sent days later in reply to
+ * the v1 cover is a new version (lineageByReferences), even when v1 lacks its 1/4.
+ */
+export function byCoverThread(db: Database, m: GroupInput, windowMinutes: number, now: string): Match | null {
+  if (m.kind !== 'patch') return null;
+  const parent = ancestors(m)[0];
+  if (!parent) return null;
+  const v = versionOfMessage(db, parent);
+  const cover = v?.cover_message_id;
+  if (!v || !cover || !ancestors(m).includes(cover)) return null;
+  if (v.total !== m.total || !sameSender(v, m) || !slotFree(db, v, m)) return null;
+  if (!sentWithin(db, cover, m.date ?? now, windowMinutes)) return null;
+  const rule = sameShape(v, m)
+    ? `thread: in reply to <${cover}>`
+    : `thread: in reply to the v${v.version} cover letter <${cover}>, whatever the patch's own version tag says`;
+  return { version: v, rule };
+}
+
+/**
+ * The same posting seen the other way round: its cover letter arrives after patches
+ * that reply to it and carry another version tag (or none). The cover joins their
+ * version and names it (see attach in group.ts): the cover's subject is the one the
+ * sender wrote for the posting.
+ *
+ *   [PATCH 1/4] ...   arrived first, In-Reply-To: <cover>   (a version "v1" of its own)
+ *   [PATCH net-next v3 0/4] ... <cover>   arrives now       <- joins; the version is v3
+ */
+export function byCoverArrivingLate(
+  db: Database,
+  m: GroupInput,
+  windowMinutes: number,
+  now: string,
+): Match | null {
+  if (m.kind !== 'cover') return null;
+  const rows = stmt(
+    db,
+    `SELECT p.version_id, p.message_id FROM messages msg JOIN patches p ON p.message_id = msg.message_id
+       WHERE msg.in_reply_to = ?`,
+  ).all(m.messageId) as { version_id: number; message_id: string }[];
+  for (const r of rows) {
+    const v = versionById(db, r.version_id);
+    if (!v || v.total !== m.total || !sameSender(v, m) || !slotFree(db, v, m)) continue;
+    if (!sentWithin(db, r.message_id, m.date ?? now, windowMinutes)) continue;
+    return {
+      version: v,
+      rule: `thread: cover letter of the patches that reply to it, which were tagged v${v.version}`,
+    };
   }
   return null;
 }
@@ -125,6 +233,8 @@ export function byRepliesToMe(db: Database, m: GroupInput): Match | null {
  */
 export function byMarkers(db: Database, m: GroupInput, windowMinutes: number, now: string): Match | null {
   if (m.total <= 1) return null; // lone patches never pair up by markers
+  // Only the address ties these mails together: the list's own address ties nobody.
+  if (!m.authorKnown) return null;
   const rows = stmt(
     db,
     `SELECT ${VERSION_COLS} FROM series_versions sv
@@ -153,18 +263,40 @@ export function byMarkers(db: Database, m: GroupInput, windowMinutes: number, no
 }
 
 /**
- * A new version sent in reply to an older one continues that series, whatever its
- * title now says.
+ * A new version sent in reply to an older one by the same author continues that
+ * series, whatever its title now says.
  *
- *   [PATCH 0/3] cover v1
- *     [PATCH v2 0/3] cover v2  <- new version of the same series
+ *   [PATCH 0/3] cover v1         jane
+ *     [PATCH v2 0/3] cover v2    jane     <- new version of the same series
+ *     [PATCH v9 0/1] ...         mallory  <- not: see relatedByReferences
  */
 export function lineageByReferences(db: Database, m: GroupInput): { seriesId: number; rule: string } | null {
   for (const ref of ancestors(m)) {
     const v = versionOfMessage(db, ref);
-    if (v && v.version !== m.version)
+    if (!v || !sameAuthor(v, m)) continue;
+    if (v.version !== m.version)
       return { seriesId: v.series_id, rule: `v${m.version} in reply to v${v.version}` };
-    if (v && m.resend) return { seriesId: v.series_id, rule: `RESEND in reply to the original` };
+    if (m.resend) return { seriesId: v.series_id, rule: `RESEND in reply to the original` };
+  }
+  return null;
+}
+
+/**
+ * A mail that starts a new series inside another series' thread records that series as
+ * related: a "v9" sent in reply to someone else's cover letter is not their v9 (it would
+ * supersede their version and cancel its check), but whoever reads either wants the other.
+ *
+ *   [PATCH 0/2] xen/console: resize the ring      jane
+ *     [PATCH v9 0/1] xen/console: resize ...      mallory  <- own series, related to jane's
+ */
+export function relatedByReferences(db: Database, m: GroupInput): { seriesId: number; rule: string } | null {
+  for (const ref of ancestors(m)) {
+    const v = versionOfMessage(db, ref);
+    if (v)
+      return {
+        seriesId: v.series_id,
+        rule: `in the thread of series ${v.series_id} (<${ref}>) by ${sameAuthor(v, m) ? 'the same author' : 'another author'}`,
+      };
   }
   return null;
 }
@@ -176,6 +308,7 @@ export function lineageByReferences(db: Database, m: GroupInput): { seriesId: nu
  *   [PATCH RESEND] xen/livepatch: add a verbose flag   (Friday)  <- same series
  */
 export function lineageByTitle(db: Database, m: GroupInput): { seriesId: number; rule: string } | null {
+  if (!m.authorKnown) return null;
   const row = stmt(
     db,
     'SELECT id FROM series WHERE author_addr = ? AND title = ? ORDER BY id DESC LIMIT 1',

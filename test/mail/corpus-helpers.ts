@@ -5,11 +5,21 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Database } from 'better-sqlite3';
 import { openDb } from '../../src/db/open.ts';
-import { processStoredMessage, type ProcessResult } from '../../src/ingest/process.ts';
+import { splitMbox } from '../../src/ingest/mbox.ts';
+import {
+  ingestMessages,
+  processStoredMessage,
+  type IngestSummary,
+  type ProcessConfig,
+  type ProcessResult,
+} from '../../src/ingest/process.ts';
 import { extractMessageId, storeRawMessage } from '../../src/ingest/store.ts';
 
 export const CORPUS = fileURLToPath(new URL('../fixtures/mail/', import.meta.url));
-export const cfg = { list: { name: 'xen-devel', addresses: [] }, series: { groupWindowMinutes: 120 } };
+export const cfg = {
+  list: { name: 'xen-devel', addresses: [] },
+  series: { groupWindowMinutes: 120, maxPatches: 200 },
+};
 
 export const eml = (name: string): Buffer => readFileSync(join(CORPUS, `${name}.eml`));
 export const idOf = (name: string): string => extractMessageId(eml(name))!;
@@ -26,4 +36,18 @@ export function deliver(db: Database, names: string[], now?: string): Map<string
     out.set(n, processStoredMessage(db, s.id, cfg, now ? { now } : {}));
   }
   return out;
+}
+
+/** The mails of a corpus file, in sending order: an mbox holds a whole posting, an .eml one mail. */
+export function corpusMails(file: string): Buffer[] {
+  const buf = readFileSync(join(CORPUS, file));
+  return file.endsWith('.mbox') ? [...splitMbox(buf)] : [buf];
+}
+
+/** Message-ID of each mail of a corpus file, in sending order. */
+export const idsOf = (file: string): string[] => corpusMails(file).map((m) => extractMessageId(m)!);
+
+/** Feeds mails through the import path the daemon's mbox and Maildir sources use. */
+export function ingest(db: Database, mails: Buffer[], config: ProcessConfig = cfg): IngestSummary {
+  return ingestMessages(db, mails, 'test:corpus', config);
 }

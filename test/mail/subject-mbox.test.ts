@@ -19,6 +19,10 @@ const cases: [string, Partial<ReturnType<typeof parseSubject>>][] = [
   ['RE: AW: [Xen-devel] [PATCH] g', { reply: true, prefixes: ['PATCH'], title: 'g' }],
   ['[GIT PULL] h', { patch: false, prefixes: ['GIT', 'PULL'] }],
   ['[PATCH v2] [RFC] two groups', { version: 2, rfc: true, title: 'two groups' }],
+  // Mercurial's patchbomb (hg email), as Xen's patches were sent before git.
+  ['[PATCH 0 of 2] xen/sched: two knobs', { number: 0, total: 2, title: 'xen/sched: two knobs' }],
+  ['[PATCH 01 of 12 V2] i', { version: 2, number: 1, total: 12, prefixes: ['PATCH'] }],
+  ['[PATCH] one of 2 ways', { number: null, total: null, title: 'one of 2 ways' }],
 ];
 for (const [subject, want] of cases) {
   test(`subject "${subject}"`, () => {
