@@ -21,7 +21,13 @@ import { copyTree } from '../src/build/snapshots.ts';
 const repo = new URL('..', import.meta.url).pathname;
 const socket = findSocket(null);
 execFileSync(join(repo, 'scripts/start-podman-service.sh'), [socket], { stdio: 'inherit' });
-const xen = execFileSync(join(repo, 'scripts/get-xen.sh'), { encoding: 'utf8' }).trim().split('\n').pop()!;
+// LISTCI_BENCH_XEN=4.17 measures Debian's 4.17.5 instead of today's tree.
+const xen = execFileSync(join(repo, 'scripts/get-xen.sh'), [process.env.LISTCI_BENCH_XEN ?? 'master'], {
+  encoding: 'utf8',
+})
+  .trim()
+  .split('\n')
+  .pop()!;
 
 const RECIPE: RecipeConfig = XEN_RECIPE;
 const TOOLCHAINS: Record<string, ToolchainConfig> = {

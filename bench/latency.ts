@@ -34,7 +34,13 @@ const runs = Number(process.argv[2] ?? 3);
 const socket = findSocket(null);
 const LIST = 'xen-devel@lists.xenproject.org';
 execFileSync(join(repo, 'scripts/start-podman-service.sh'), [socket], { stdio: 'inherit' });
-const xen = execFileSync(join(repo, 'scripts/get-xen.sh'), { encoding: 'utf8' }).trim().split('\n').pop()!;
+// LISTCI_BENCH_XEN=4.17 measures Debian's 4.17.5 instead of today's tree.
+const xen = execFileSync(join(repo, 'scripts/get-xen.sh'), [process.env.LISTCI_BENCH_XEN ?? 'master'], {
+  encoding: 'utf8',
+})
+  .trim()
+  .split('\n')
+  .pop()!;
 execFileSync(join(repo, 'scripts/build-images.sh'), ['gcc-12', 'gcc-11', 'clang-14'], {
   stdio: 'inherit',
   cwd: repo,

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Builds listci's toolchain images from config/toolchains/ on the local base image, one at a time
 # (they share the 2 cores with everything else). Idempotent: an existing image is skipped unless --rebuild.
-# Usage: scripts/build-images.sh [--rebuild] [NAME...]   NAME: gcc-12 gcc-11 clang-14 (default: all three)
+# Usage: scripts/build-images.sh [--rebuild] [NAME...]   NAME: gcc-12 gcc-11 clang-NN gcc-12-arm64
+#        (default: gcc-12 gcc-11 clang-14)
 set -eu
 cd "$(dirname "$0")/.."
 REBUILD=0
@@ -13,9 +14,9 @@ for name in "$@"; do
   image="listci/$name"
   if [ $REBUILD = 0 ] && podman image exists "$image"; then echo "$image exists, skipping"; continue; fi
   case "$name" in
-    gcc-*) file="config/toolchains/Containerfile.$name"; extra="" ;;
+    gcc-*) file="config/toolchains/Containerfile.$name"; extra="" ;;  # gcc-12, gcc-11, gcc-12-arm64
     clang-*) file=config/toolchains/Containerfile.clang; extra="--build-arg CLANG_VERSION=${name#clang-}" ;;
-    *) echo "unknown toolchain image $name (known: gcc-12 gcc-11 clang-NN)" >&2; exit 2 ;;
+    *) echo "unknown toolchain image $name (known: gcc-12 gcc-11 clang-NN gcc-12-arm64)" >&2; exit 2 ;;
   esac
   [ -f "$file" ] || { echo "$file: not found" >&2; exit 2; }
   start=$(date +%s)

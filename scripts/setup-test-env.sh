@@ -40,4 +40,5 @@ fi
 # end-to-end test (Debian's xen source package, cached outside the checkout).
 scripts/start-podman-service.sh >&2
 scripts/build-images.sh gcc-12 clang-14 >&2
-scripts/get-xen.sh >&2
+scripts/get-xen.sh 4.17 >&2
+scripts/get-xen.sh master >&2

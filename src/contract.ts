@@ -69,6 +69,8 @@ export interface BuildReport {
   botError: string | null; // the bot's own failure (missing image, crashed runner): never blamed on the series
   verdict?: Verdict; // series phase: this toolchain's judgement (fail for anything new, even if make passed)
   logPath: string | null;
+  arch?: string; // Xen's XEN_TARGET_ARCH of the toolchain: x86_64, arm64, …
+  skipped?: string | null; // status 'skipped': why the toolchain was not built (build.skipUntouchedArch)
   mode?: BuildMode | null; // clean or incremental, and why; null when the baseline came from the cache
   stopped?: string | null; // why listci stopped the build (past the series' time or build dir limit)
 }

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BuildStatus } from '../contract.ts';
 import type { ToolchainConfig } from '../config/schema.ts';
+import { targetArch } from './arch.ts';
 import { chooseBuildMode, type BuildMode } from './clean-rule.ts';
 import { watchBuildDir, type Exceeded } from './dir-watch.ts';
 import { assertRoom, WorkDirFullError } from './disk-space.ts';
@@ -115,6 +116,8 @@ export interface MatrixInput {
 
 export interface ToolchainBuild {
   toolchain: string;
+  /** Xen's XEN_TARGET_ARCH of the toolchain. */
+  arch: string;
   phase: Phase;
   status: BuildStatus;
   durationMs: number;
@@ -236,6 +239,7 @@ export async function buildOne(
         ...cached,
         cached: true,
         durationMs: 0,
+        arch: targetArch(toolchain),
         mode: null,
         stopped: null,
         buildDir: snap.dir,
@@ -396,6 +400,7 @@ export async function buildOne(
       mode.clean || confirmedClean !== null ? r.durationMs : (start?.cleanDurationMs ?? 0);
     const result: ToolchainBuild = {
       toolchain: toolchain.name,
+      arch: targetArch(toolchain),
       phase: input.phase,
       status,
       durationMs: duration,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_MAX_PATCHES } from '../mail/classify.ts';
 
 // Every key here is documented in config/README.md; keep the two in step.
 // Objects are strict: an unknown key is a typo until proven otherwise.
@@ -46,6 +47,8 @@ const seriesSection = z.strictObject({
   incompleteWaitMinutes: z.number().nonnegative().default(30),
   /** Patches without thread headers join a series by author+version+total within this window. */
   groupWindowMinutes: z.number().positive().default(120),
+  /** A subject numbering more patches ("[PATCH 1/5000000]") is not a series: stored, marked, not grouped. */
+  maxPatches: z.number().int().positive().default(DEFAULT_MAX_PATCHES),
 });
 
 const repoSection = z.strictObject({
@@ -108,6 +111,8 @@ const buildSection = z.strictObject({
   seriesTimeoutFactor: z.number().positive().default(5),
   /** ...but at least this long (and never more than timeoutMinutes). */
   seriesTimeoutFloorMinutes: z.number().positive().default(5),
+  /** Skip a toolchain whose architecture the series cannot reach (it changes only other xen/arch/ dirs). */
+  skipUntouchedArch: z.boolean().default(true),
   /** Build after each patch to name the patch that introduced each finding. */
   perPatch: z.boolean().default(false),
   recipe: recipe.prefault({}),

@@ -19,7 +19,8 @@ import { checkBuildOutput } from '../checks/index.ts';
 import { applySeries } from '../git/apply.ts';
 import { chooseBase, NoBaseError } from '../git/base.ts';
 import { ensureMirror, fetchMirror, type MirrorConfig } from '../git/mirror.ts';
-import { touchChangedSince } from '../git/changes.ts';
+import { changedPaths, touchChangedSince } from '../git/changes.ts';
+import { targetArch, untouchedArch } from '../build/arch.ts';
 import { gitRaw } from '../git/run.ts';
 import { WorktreePool } from '../git/worktrees.ts';
 import type { Logger } from '../log.ts';
@@ -143,11 +144,19 @@ export async function runCheck(input: CheckInputs): Promise<CheckResult> {
     const seriesTip = (await gitRaw(wt.path, ['rev-parse', 'HEAD'], { signal })).trim();
     const buildStart = new Date().toISOString();
     const slot = `wt-${wt.slot}`;
+    const changed = await changedPaths(wt.path, applied.baseTip, seriesTip, { signal, timeoutMs });
+    const skipped = new Map<string, string>();
+    if (config.build.skipUntouchedArch)
+      for (const t of input.toolchains) {
+        const why = untouchedArch(changed, targetArch(t), config.build.recipe.subdir);
+        if (why) skipped.set(t.name, why);
+      }
+    const toBuild = input.toolchains.filter((t) => !skipped.has(t.name));
     const buildAt = async (
       name: Phase,
       sourceCommit: string,
       startFrom: ToolchainBuild[] = [],
-      toolchains = input.toolchains,
+      toolchains = toBuild,
       logDir = input.logDir,
     ) => {
       await gitRaw(wt.path, ['checkout', '-q', '--detach', sourceCommit], { signal, timeoutMs });
@@ -188,14 +197,14 @@ export async function runCheck(input: CheckInputs): Promise<CheckResult> {
     const baseline = await buildAt('baseline', applied.baseTip);
     try {
       const seriesBuilds = await buildAt('series', seriesTip, baseline);
-      let reports = reportBuilds(baseline, seriesBuilds);
+      let reports = [...reportBuilds(baseline, seriesBuilds), ...skippedReports(input.toolchains, skipped)];
       if (config.build.perPatch && applied.commits.length > 1) {
         reports = await attributeToPatches(reports, baseline, applied.commits, async (commit, names, m) =>
           buildAt(
             'series',
             commit,
             baseline,
-            input.toolchains.filter((t) => names.includes(t.name)),
+            toBuild.filter((t) => names.includes(t.name)),
             join(input.logDir, `patch-${m}`),
           ),
         );
@@ -209,6 +218,28 @@ export async function runCheck(input: CheckInputs): Promise<CheckResult> {
   } finally {
     wt.release();
   }
+}
+
+/** The series builds a rule left out, saying why, so a maintainer can read it. */
+function skippedReports(toolchains: ToolchainConfig[], skipped: Map<string, string>): BuildReport[] {
+  return toolchains
+    .filter((t) => skipped.has(t.name))
+    .map((t) => ({
+      toolchain: t.name,
+      arch: targetArch(t),
+      phase: 'series',
+      status: 'skipped',
+      durationMs: 0,
+      cached: false,
+      botError: null,
+      logPath: null,
+      skipped: skipped.get(t.name)!,
+      mode: null,
+      stopped: null,
+      duplicates: { new: [], preexisting: [] },
+      fileCollisions: [],
+      errors: [],
+    }));
 }
 
 /** The checks of one build of the tree checked out at `sourceDir`, paths as the tree names them. */

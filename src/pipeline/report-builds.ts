@@ -49,6 +49,7 @@ export function reportBuilds(baseline: ToolchainBuild[], series: ToolchainBuild[
 function common(b: ToolchainBuild) {
   return {
     toolchain: b.toolchain,
+    arch: b.arch,
     phase: b.phase,
     status: b.status,
     durationMs: b.durationMs,

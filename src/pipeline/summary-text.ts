@@ -1,6 +1,6 @@
 import type { BuildReport, CheckResult } from '../contract.ts';
 import { newFailures } from '../checks/compare.ts';
-import { buildNotes } from './build-notes.ts';
+import { buildNotes, toolchainLabel } from './build-notes.ts';
 
 // The human summary `listci check` prints on stdout: what a contributor reads before posting.
 
@@ -34,7 +34,7 @@ export function summaryText(r: CheckResult): string {
   const series = r.builds.filter((b) => b.phase === 'series');
   if (series.length) {
     out.push('');
-    const w = Math.max(9, ...series.map((b) => b.toolchain.length));
+    const w = Math.max(9, ...series.map((b) => toolchainLabel(b).length));
     out.push(`${'toolchain'.padEnd(w)}  result   time      new dups  new errors  pre-existing`);
     for (const b of series) out.push(row(b, w));
     out.push(...buildNotes(r.builds));
@@ -67,5 +67,5 @@ function row(b: BuildReport, w: number): string {
     b.errors.filter((e) => e.status === 'preexisting' && e.kind !== 'compiler-warning').length;
   // The toolchain's judgement: a build that links but adds a duplicate is a fail.
   const result = b.verdict ?? b.status;
-  return `${b.toolchain.padEnd(w)}  ${result.padEnd(7)}  ${seconds(b.durationMs).padEnd(8)}  ${String(b.duplicates.new.length).padEnd(8)}  ${String(newFailures(b.errors).length).padEnd(10)}  ${pre}`;
+  return `${toolchainLabel(b).padEnd(w)}  ${result.padEnd(7)}  ${seconds(b.durationMs).padEnd(8)}  ${String(b.duplicates.new.length).padEnd(8)}  ${String(newFailures(b.errors).length).padEnd(10)}  ${pre}`;
 }

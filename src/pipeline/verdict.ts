@@ -17,7 +17,8 @@ export function decideVerdict(
       summary: `fail: the series does not apply${at}${apply.mangled ? ' (mangled by the mail client)' : ''}`,
     };
   }
-  const series = builds.filter((b) => b.phase === 'series');
+  // A toolchain a rule did not build (build.skipUntouchedArch) has nothing to say either way.
+  const series = builds.filter((b) => b.phase === 'series' && b.status !== 'skipped');
   const failing = series.filter((b) => toolchainVerdict(b, builds) === 'fail');
   const broken = builds.filter((b) => b.botError !== null || b.status === 'error' || b.status === 'timeout');
   if (failing.length > 0) {
@@ -69,5 +70,7 @@ export function toolchainVerdict(b: BuildReport, builds: BuildReport[]): Verdict
 
 /** The series builds with their toolchain verdicts filled in. */
 export function withToolchainVerdicts(builds: BuildReport[]): BuildReport[] {
-  return builds.map((b) => (b.phase === 'series' ? { ...b, verdict: toolchainVerdict(b, builds) } : b));
+  return builds.map((b) =>
+    b.phase === 'series' && b.status !== 'skipped' ? { ...b, verdict: toolchainVerdict(b, builds) } : b,
+  );
 }

@@ -1,6 +1,6 @@
 import type { BuildError, BuildReport, CheckResult, DuplicateSymbol } from '../contract.ts';
 import { newFailures } from '../checks/compare.ts';
-import { buildNotes } from '../pipeline/build-notes.ts';
+import { buildNotes, toolchainLabel } from '../pipeline/build-notes.ts';
 
 // The text of the reply a maintainer reads in the thread. Modelled on the kernel test
 // robot's reports: the verdict first, what is new marked as new, what was already broken
@@ -164,12 +164,12 @@ function buildTable(r: CheckResult): string {
   const builds = seriesBuilds(r);
   if (!builds.length) return '';
   const rows = builds.map((b) => [
-    b.toolchain,
+    toolchainLabel(b),
     // The toolchain's judgement when the pipeline gave one: a build that links but adds a duplicate fails.
     b.botError
       ? 'error (listci)'
-      : (b.verdict ?? b.status) === 'pass'
-        ? 'pass'
+      : b.status === 'skipped' || (b.verdict ?? b.status) === 'pass'
+        ? (b.verdict ?? b.status)
         : (b.verdict ?? b.status).toUpperCase(),
     b.status === 'skipped' || b.botError ? '-' : duration(b.durationMs),
     String(b.duplicates.new.length),

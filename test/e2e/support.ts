@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
+import type { CheckResult } from '../../src/contract.ts';
 import { mailboxContents as inboxOf, type Dovecot } from '../helpers/dovecot.ts';
 
 // What the real end-to-end runs on Xen share: where Xen and the engine are, a daemon child
@@ -20,6 +21,8 @@ import { mailboxContents as inboxOf, type Dovecot } from '../helpers/dovecot.ts'
 
 export const CACHE = process.env.LISTCI_CACHE ?? '/var/cache/listci';
 export const XEN_REPO = join(CACHE, 'xen.git');
+/** Today's Xen (scripts/get-xen.sh master): 4.23-unstable from the shared tarball or upstream git. */
+export const XEN_MASTER_REPO = join(CACHE, 'xen-master.git');
 export const DEBIAN_PATCHES = join(CACHE, 'xen-debian-patches');
 export const SOCKET = process.env.LISTCI_PODMAN_SOCKET ?? '/run/podman/podman.sock';
 export const LIST = 'xen-devel@lists.xenproject.org';
@@ -36,8 +39,9 @@ export const XEN_TOOLCHAINS = [
 const BIN = new URL('../../bin/listci.js', import.meta.url).pathname;
 
 /** Why the real Xen run cannot happen here (null: it can). CI sets everything up in scripts/test.sh. */
-export function missingPrerequisites(images: string[]): string | null {
-  if (!existsSync(join(XEN_REPO, '.git'))) return `no Xen tree at ${XEN_REPO}: run scripts/get-xen.sh`;
+export function missingPrerequisites(images: string[], repo = XEN_REPO): string | null {
+  if (!existsSync(join(repo, '.git')))
+    return `no Xen tree at ${repo}: run scripts/get-xen.sh ${repo === XEN_REPO ? '4.17' : 'master'}`;
   try {
     execFileSync('curl', ['-sf', '--unix-socket', SOCKET, 'http://d/_ping'], {
       stdio: 'ignore',
@@ -72,6 +76,27 @@ export function workDirFor(prefix: string): { dir: string; keep: boolean } {
   mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o755);
   return { dir, keep: !!kept };
+}
+
+/** `listci check -c CONFIG ARGS --json` as a contributor runs it; exit 0 or 1 is a judged series. */
+export async function listciCheck(
+  configPath: string,
+  args: string[],
+): Promise<{ code: number; result: CheckResult }> {
+  try {
+    const { stdout } = await execFileAsync(
+      process.execPath,
+      [BIN, 'check', '-c', configPath, ...args, '--json'],
+      {
+        maxBuffer: 64 << 20,
+      },
+    );
+    return { code: 0, result: JSON.parse(stdout) as CheckResult };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    if (err.code !== 1) throw new Error(`listci check exited ${err.code}: ${err.stderr?.slice(-3000)}`);
+    return { code: 1, result: JSON.parse(err.stdout!) as CheckResult };
+  }
 }
 
 export interface DaemonChild {

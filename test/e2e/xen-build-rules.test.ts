@@ -4,23 +4,26 @@
 // lines. make does not track that rule, so an incremental build on the base recompiles nothing
 // of it and passes. listci must build it from scratch and name exactly Xen's duplicates.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { stringify } from 'yaml';
 import { ContainerRunner } from '../../src/build/engine.ts';
 import { XEN_RECIPE } from '../../src/build/recipe.ts';
 import { runRecipe } from '../../src/build/recipe.ts';
 import { configSchema } from '../../src/config/schema.ts';
-import type { CheckResult } from '../../src/contract.ts';
 import { skipUnlessCi } from '../helpers/prerequisite.ts';
-import { missingPrerequisites, SOCKET, workDirFor, XEN_REPO, XEN_TOOLCHAINS } from './support.ts';
+import {
+  listciCheck,
+  missingPrerequisites,
+  SOCKET,
+  workDirFor,
+  XEN_REPO,
+  XEN_TOOLCHAINS,
+} from './support.ts';
 
-const BIN = new URL('../../bin/listci.js', import.meta.url).pathname;
-const execFileAsync = promisify(execFile);
 const missing = missingPrerequisites(XEN_TOOLCHAINS.map((t) => t.image));
 const IDENTITY = {
   GIT_AUTHOR_NAME: 'Test Contributor',
@@ -112,21 +115,8 @@ test(
         },
       }),
     );
-    let stdout: string;
-    try {
-      ({ stdout } = await execFileAsync(
-        process.execPath,
-        [BIN, 'check', '-c', config, '--mbox', mbox, '--json'],
-        {
-          maxBuffer: 64 << 20,
-        },
-      ));
-    } catch (e) {
-      const err = e as { code?: number; stdout?: string; stderr?: string };
-      assert.equal(err.code, 1, `exit 1 for a series with findings; stderr: ${err.stderr?.slice(-2000)}`);
-      stdout = err.stdout!;
-    }
-    const result = JSON.parse(stdout) as CheckResult;
+    const { code, result } = await listciCheck(config, ['--mbox', mbox]);
+    assert.equal(code, 1, 'exit 1: the series has findings');
     assert.equal(result.verdict, 'fail', result.summary);
 
     for (const b of result.builds) {
