@@ -166,7 +166,9 @@ try {
 // Plain make of the same changes from the same state: each series build in listci starts from a
 // fresh copy of the base's snapshot and recompiles the one file its series touched, so the
 // plain build does the same, in its own copy, with every other file dated before the snapshot.
-const wt = join(workDir, 'worktrees', 'wt-0');
+// The daemon's one mirror has one worktree pool under worktrees/.
+const pool = readdirSync(join(workDir, 'worktrees'))[0]!;
+const wt = join(workDir, 'worktrees', pool, 'wt-0');
 // Into FETCH_HEAD only: the objects arrive, no ref is left in listci's mirror.
 execFileSync('git', ['-C', wt, 'fetch', '-q', clone, ...series.map((_, i) => `bench-${i}`)]);
 const plain: Record<string, number[]> = {};

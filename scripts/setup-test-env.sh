@@ -11,7 +11,7 @@ PACKAGES=(
   podman runc uidmap slirp4netns fuse-overlayfs containernetworking-plugins debootstrap  # containers
   dovecot-imapd dovecot-core        # the real IMAP server of the integration tests
   chromium                          # the browser test of the web page
-  dpkg-dev curl                     # apt-get source, for the real Xen tree (scripts/get-xen.sh)
+  dpkg-dev curl xz-utils            # apt-get source, for the real Xen tree (scripts/get-xen.sh)
   libmailtools-perl                 # git send-email (regenerating the mail corpus, e2e series)
 )
 
@@ -39,6 +39,6 @@ fi
 # here from Debian's packages: no registry is needed), and a real Xen tree for the
 # end-to-end test (Debian's xen source package, cached outside the checkout).
 scripts/start-podman-service.sh >&2
-scripts/build-images.sh gcc-12 clang-14 >&2
+scripts/build-images.sh gcc-12 clang-14 gcc-12-arm64 >&2
 scripts/get-xen.sh 4.17 >&2
 scripts/get-xen.sh master >&2

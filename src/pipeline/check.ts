@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { realpathSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Config } from '../config/load.ts';
 import type { ToolchainConfig } from '../config/schema.ts';
 import type { ApplyResult, BaseChoice, BuildReport, CheckResult, SeriesSummary } from '../contract.ts';
@@ -115,9 +116,12 @@ export async function runCheck(input: CheckInputs): Promise<CheckResult> {
   }
   input.onProgress?.({ stage: 'base', base: decision.choice, elapsedMs: elapsed() });
 
+  // Worktrees belong to one mirror: `listci check --range` on a contributor's clone and the
+  // daemon's list mirror can share a work dir, and a worktree of one cannot check out the other's commits.
+  const poolKey = createHash('sha256').update(resolve(input.mirror.path)).digest('hex').slice(0, 12);
   const pool = new WorktreePool({
     mirror: input.mirror.path,
-    dir: join(config.workDir, 'worktrees'),
+    dir: join(config.workDir, 'worktrees', poolKey),
     size: config.repo.worktrees,
     timeoutMs,
   });
@@ -143,7 +147,7 @@ export async function runCheck(input: CheckInputs): Promise<CheckResult> {
 
     const seriesTip = (await gitRaw(wt.path, ['rev-parse', 'HEAD'], { signal })).trim();
     const buildStart = new Date().toISOString();
-    const slot = `wt-${wt.slot}`;
+    const slot = `${poolKey}-wt-${wt.slot}`;
     const changed = await changedPaths(wt.path, applied.baseTip, seriesTip, { signal, timeoutMs });
     const skipped = new Map<string, string>();
     if (config.build.skipUntouchedArch)

@@ -252,6 +252,21 @@ describe('a hostile series cannot touch another series, the baseline or the host
     await afterHostile(hostile);
   });
 
+  it("a Makefile that never ends is stopped at a multiple of the base's clean build time", async () => {
+    const hostile = branch('hostile-endless', {
+      'xen/Makefile': makefileWith({ afterLink: ['sleep 600'] }),
+    });
+    const started = Date.now();
+    // The demo's clean build takes a few seconds: 5 times that, at least 0.1 min, is the limit.
+    const bad = await afterHostile(hostile, '  seriesTimeoutFactor: 5\n  seriesTimeoutFloorMinutes: 0.1\n');
+    const b = bad.builds.find((x) => x.phase === 'series')!;
+    assert.equal(bad.verdict, 'fail', bad.summary);
+    assert.equal(b.status, 'timeout');
+    assert.equal(b.botError, null, "the series' doing, not listci's");
+    assert.match(b.stopped ?? '', /^the build ran past \d+ s \(5× the \d+ s a clean build of the base took/);
+    assert.ok(Date.now() - started < 120_000, 'stopped long before the 5 minute build.timeoutMinutes');
+  });
+
   it('a build that fills the disk is stopped at its size limit, and the slot works again', async () => {
     const hostile = branch('hostile-disk-fill', {
       'xen/Makefile': makefileWith({
