@@ -10,7 +10,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import type { CheckResult } from '../../src/contract.ts';
@@ -76,6 +76,56 @@ export function workDirFor(prefix: string): { dir: string; keep: boolean } {
   mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o755);
   return { dir, keep: !!kept };
+}
+
+const CONTRIBUTOR = {
+  GIT_AUTHOR_NAME: 'Test Contributor',
+  GIT_AUTHOR_EMAIL: 'test@example.org',
+  GIT_COMMITTER_NAME: 'Test Contributor',
+  GIT_COMMITTER_EMAIL: 'test@example.org',
+};
+
+/**
+ * A contributor's one-commit series on `repo`: a clone in scratch/xen, `edit` changes its
+ * files, and the commit comes back as the mbox `git format-patch --thread --base` writes.
+ */
+export function contributorSeries(
+  repo: string,
+  scratch: string,
+  subject: string,
+  edit: (clone: string) => void,
+) {
+  const clone = join(scratch, 'xen');
+  execFileSync('git', ['clone', '-q', repo, clone]);
+  edit(clone);
+  const git = (args: string[]) =>
+    execFileSync('git', args, { cwd: clone, encoding: 'utf8', env: { ...process.env, ...CONTRIBUTOR } });
+  git(['add', '-A']);
+  git(['commit', '-q', '-m', subject]);
+  const mbox = join(scratch, 'series.mbox');
+  writeFileSync(mbox, git(['format-patch', '--stdout', '--thread', '--base=HEAD~1', 'HEAD~1']));
+  return { clone, mbox };
+}
+
+/** The config of a `listci check` on real Xen in Podman, in the suite's shared work dir. */
+export function checkConfig(scratch: string, workDir: string, repo: string, toolchains: object[]): string {
+  const path = join(scratch, 'listci.yaml');
+  writeFileSync(
+    path,
+    stringify({
+      workDir,
+      database: join(scratch, 'listci.db'),
+      // One mirror per tree, each with its own worktree pool, in the one work dir.
+      repo: {
+        url: repo,
+        mirror: join(workDir, `mirror-${basename(repo)}`),
+        defaultBranch: 'main',
+        worktrees: 1,
+      },
+      build: { runner: 'podman', socket: SOCKET, makeJobs: 2, timeoutMinutes: 15, toolchains },
+    }),
+  );
+  return path;
 }
 
 /** `listci check -c CONFIG ARGS --json` as a contributor runs it; exit 0 or 1 is a judged series. */

@@ -3,23 +3,23 @@
 // arm64 live-patchable hypervisor can ship with duplicates nobody sees: listci reads xen-syms
 // itself, with Xen's rule, and must find exactly what Xen's tools/symbols would.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { stringify } from 'yaml';
 import { ContainerRunner } from '../../src/build/engine.ts';
 import { copyTree, removeTree } from '../../src/build/snapshots.ts';
 import { checkBuildOutput, readBuildElf } from '../../src/checks/index.ts';
 import { skipUnlessCi } from '../helpers/prerequisite.ts';
 import {
-  listciCheck,
-  missingPrerequisites,
   SOCKET,
-  workDirFor,
   XEN_MASTER_REPO,
   XEN_TOOLCHAINS,
+  checkConfig,
+  contributorSeries,
+  listciCheck,
+  missingPrerequisites,
+  workDirFor,
 } from './support.ts';
 
 const ARM64 = {
@@ -34,12 +34,6 @@ const missing = missingPrerequisites(
   TOOLCHAINS.map((t) => t.image),
   XEN_MASTER_REPO,
 );
-const IDENTITY = {
-  GIT_AUTHOR_NAME: 'Test Contributor',
-  GIT_AUTHOR_EMAIL: 'test@example.org',
-  GIT_COMMITTER_NAME: 'Test Contributor',
-  GIT_COMMITTER_EMAIL: 'test@example.org',
-};
 
 let scratch: string;
 let work: { dir: string; keep: boolean };
@@ -56,37 +50,17 @@ before(() => {
   scratch = mkdtempSync(join(tmpdir(), 'listci-arm64-'));
   chmodSync(scratch, 0o755);
   work = workDirFor('listci-e2e-work-');
-  const clone = join(scratch, 'xen');
-  execFileSync('git', ['clone', '-q', XEN_MASTER_REPO, clone]);
-  const git = (args: string[]) =>
-    execFileSync('git', args, { cwd: clone, encoding: 'utf8', env: { ...process.env, ...IDENTITY } });
-  for (const [dir, entry] of [
-    ['xen/arch/arm', 'arm_counter_entry'],
-    ['xen/arch/arm/arm64', 'arm64_counter_entry'],
-  ] as const) {
-    writeFileSync(join(clone, dir, 'counter.S'), counterS(entry));
-    const mk = join(clone, dir, 'Makefile');
-    writeFileSync(mk, `${readFileSync(mk, 'utf8')}obj-y += counter.o\n`);
-  }
-  git(['add', '-A']);
-  git(['commit', '-q', '-m', 'xen/arm: add a cycle counter probe']);
-  mbox = join(scratch, 'series.mbox');
-  writeFileSync(mbox, git(['format-patch', '--stdout', '--thread', '--base=HEAD~1', 'HEAD~1']));
-  config = join(scratch, 'listci.yaml');
-  writeFileSync(
-    config,
-    stringify({
-      workDir: work.dir,
-      database: join(scratch, 'listci.db'),
-      repo: {
-        url: XEN_MASTER_REPO,
-        mirror: join(work.dir, 'xen-master-mirror.git'),
-        defaultBranch: 'main',
-        worktrees: 1,
-      },
-      build: { runner: 'podman', socket: SOCKET, makeJobs: 2, timeoutMinutes: 15, toolchains: TOOLCHAINS },
-    }),
-  );
+  ({ mbox } = contributorSeries(XEN_MASTER_REPO, scratch, 'xen/arm: add a cycle counter probe', (clone) => {
+    for (const [dir, entry] of [
+      ['xen/arch/arm', 'arm_counter_entry'],
+      ['xen/arch/arm/arm64', 'arm64_counter_entry'],
+    ] as const) {
+      writeFileSync(join(clone, dir, 'counter.S'), counterS(entry));
+      const mk = join(clone, dir, 'Makefile');
+      writeFileSync(mk, `${readFileSync(mk, 'utf8')}obj-y += counter.o\n`);
+    }
+  }));
+  config = checkConfig(scratch, work.dir, XEN_MASTER_REPO, TOOLCHAINS);
 });
 
 after(() => {

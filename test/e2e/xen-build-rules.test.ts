@@ -4,33 +4,27 @@
 // lines. make does not track that rule, so an incremental build on the base recompiles nothing
 // of it and passes. listci must build it from scratch and name exactly Xen's duplicates.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { stringify } from 'yaml';
 import { ContainerRunner } from '../../src/build/engine.ts';
 import { XEN_RECIPE } from '../../src/build/recipe.ts';
 import { runRecipe } from '../../src/build/recipe.ts';
 import { configSchema } from '../../src/config/schema.ts';
 import { skipUnlessCi } from '../helpers/prerequisite.ts';
 import {
-  listciCheck,
-  missingPrerequisites,
   SOCKET,
-  workDirFor,
   XEN_REPO,
   XEN_TOOLCHAINS,
+  checkConfig,
+  contributorSeries,
+  listciCheck,
+  missingPrerequisites,
+  workDirFor,
 } from './support.ts';
 
 const missing = missingPrerequisites(XEN_TOOLCHAINS.map((t) => t.image));
-const IDENTITY = {
-  GIT_AUTHOR_NAME: 'Test Contributor',
-  GIT_AUTHOR_EMAIL: 'test@example.org',
-  GIT_COMMITTER_NAME: 'Test Contributor',
-  GIT_COMMITTER_EMAIL: 'test@example.org',
-};
 const DUP = /^Duplicate symbol '([^']+)'/gm;
 
 let scratch: string;
@@ -43,18 +37,18 @@ before(() => {
   scratch = mkdtempSync(join(tmpdir(), 'listci-rules-'));
   chmodSync(scratch, 0o755);
   work = workDirFor('listci-e2e-work-');
-  clone = join(scratch, 'xen');
-  execFileSync('git', ['clone', '-q', XEN_REPO, clone]);
-  const git = (args: string[]) =>
-    execFileSync('git', args, { cwd: clone, encoding: 'utf8', env: { ...process.env, ...IDENTITY } });
-  const rules = join(clone, 'xen/Rules.mk');
-  const text = readFileSync(rules, 'utf8');
-  const fixSym = /(cmd_objcopy_fix_sym = \\\n\s*)\$\(OBJCOPY\) --redefine-sym .*\n/;
-  assert.match(text, fixSym, 'Xen 4.17 Rules.mk has the ENFORCE_UNIQUE_SYMBOLS objcopy rule');
-  writeFileSync(rules, text.replace(fixSym, '$1mv -f $(dot-target).tmp $@\n'));
-  git(['commit', '-q', '-am', 'xen/build: keep the compiler-given file symbols']);
-  mbox = join(scratch, 'series.mbox');
-  writeFileSync(mbox, git(['format-patch', '--stdout', '--thread', '--base=HEAD~1', 'HEAD~1']));
+  ({ clone, mbox } = contributorSeries(
+    XEN_REPO,
+    scratch,
+    'xen/build: keep the compiler-given file symbols',
+    (dir) => {
+      const rules = join(dir, 'xen/Rules.mk');
+      const text = readFileSync(rules, 'utf8');
+      const fixSym = /(cmd_objcopy_fix_sym = \\\n\s*)\$\(OBJCOPY\) --redefine-sym .*\n/;
+      assert.match(text, fixSym, 'Xen 4.17 Rules.mk has the ENFORCE_UNIQUE_SYMBOLS objcopy rule');
+      writeFileSync(rules, text.replace(fixSym, '$1mv -f $(dot-target).tmp $@\n'));
+    },
+  ));
 });
 
 after(() => {
@@ -94,27 +88,7 @@ test(
   'a series that changes a build rule gets the verdict and duplicates of a clean build, under gcc and clang',
   { skip: skipUnlessCi(missing), timeout: 40 * 60_000 },
   async () => {
-    const config = join(scratch, 'listci.yaml');
-    writeFileSync(
-      config,
-      stringify({
-        workDir: work.dir,
-        database: join(scratch, 'listci.db'),
-        repo: {
-          url: XEN_REPO,
-          mirror: join(work.dir, 'xen-mirror.git'),
-          defaultBranch: 'main',
-          worktrees: 1,
-        },
-        build: {
-          runner: 'podman',
-          socket: SOCKET,
-          makeJobs: 2,
-          timeoutMinutes: 15,
-          toolchains: XEN_TOOLCHAINS,
-        },
-      }),
-    );
+    const config = checkConfig(scratch, work.dir, XEN_REPO, XEN_TOOLCHAINS);
     const { code, result } = await listciCheck(config, ['--mbox', mbox]);
     assert.equal(code, 1, 'exit 1: the series has findings');
     assert.equal(result.verdict, 'fail', result.summary);
