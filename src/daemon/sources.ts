@@ -2,7 +2,7 @@ import type { Database } from 'better-sqlite3';
 import type { Config } from '../config/load.ts';
 import { ImapSource } from '../ingest/imap.ts';
 import type { ImapMailboxOptions } from '../ingest/imap-search.ts';
-import { importMaildir } from '../ingest/maildir.ts';
+import { MaildirReader } from '../ingest/maildir.ts';
 import { splitMbox } from '../ingest/mbox.ts';
 import { ingestMessages, processStoredMessage } from '../ingest/process.ts';
 import { stmt } from '../db/stmt.ts';
@@ -25,12 +25,16 @@ export function mailSourceFor(config: Config, db: Database, log: Logger, onMail:
   switch (src.type) {
     case 'imap':
       return imapSource(config, db, log, onMail);
-    case 'maildir':
+    case 'maildir': {
+      // One reader for the daemon's life: it remembers what it stored, so a poll reads only new files.
+      const maildir = new MaildirReader(db, src.path, config);
       return pollingSource(src.pollSeconds * 1000, log, () => {
-        const s = importMaildir(db, src.path, config);
-        if (s.stored) log.info({ stored: s.stored, kinds: s.kinds }, `maildir: ${s.stored} new mail(s)`);
+        const s = maildir.scan();
+        if (!s.stored) return;
+        log.info({ stored: s.stored, kinds: s.kinds }, `maildir: ${s.stored} new mail(s)`);
         onMail();
       });
+    }
     case 'mbox':
       return pollingSource(null, log, () => {
         const s = ingestMessages(db, splitMbox(readFileSync(src.path)), `mbox:${src.path}`, config);

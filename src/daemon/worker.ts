@@ -10,7 +10,7 @@ import { loadSeriesToCheck } from '../ingest/process.ts';
 import type { Logger } from '../log.ts';
 import { runCheck, summarise } from '../pipeline/check.ts';
 import { queueReply } from '../report/reply.ts';
-import type { HeadMail } from '../report/render.ts';
+import { reproduceLine, type HeadMail } from '../report/render.ts';
 import type { SeriesToCheck } from '../series/types.ts';
 import { VERSION } from '../version.ts';
 
@@ -131,10 +131,6 @@ async function replyFor(
     input: { result, head, runId, reproduce: reproduceLine(head.messageId) },
   });
   return { state: String(q.state), emlPath: q.emlPath };
-}
-
-function reproduceLine(messageId: string): string {
-  return `b4 am -o - '${messageId}' > series.mbox && listci check --mbox series.mbox`;
 }
 
 function headMail(db: Database, versionId: number, series: SeriesToCheck): HeadMail | null {

@@ -4,7 +4,7 @@ import { now } from '../db/open.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { Backoff } from './backoff.ts';
 import type { ImapMailboxOptions } from './imap-search.ts';
-import { storeRawMessage, type StoredMessage } from './store.ts';
+import { storeRawMessage, storeStub, type StoredMessage } from './store.ts';
 
 export interface ImapSourceOptions extends ImapMailboxOptions {
   /** Backstop: look for new mail this often even when IDLE reported nothing. */
@@ -15,6 +15,7 @@ export interface ImapSourceOptions extends ImapMailboxOptions {
   /**
    * Called after each fetched mail is committed, with `inserted: false` when its Message-ID
    * was already stored (a re-sync after a UIDVALIDITY change, the same mail in two sources).
+   * Not called for a mail kept only as a stub: there is nothing to classify in it.
    * A throw is logged and does not stop the ingest: the mail is already safe in the database.
    */
   onStored?: (stored: StoredMessage) => void;
@@ -25,6 +26,12 @@ export interface ImapSourceOptions extends ImapMailboxOptions {
 
 /** Mails per UID FETCH: bounds memory on a first sync of a large list archive. */
 const FETCH_BATCH = 200;
+
+/**
+ * Store attempts of one mail (each in a fresh session, after the reconnect delay) before it
+ * is kept as a stub: a mail that fails every time must not hold up every mail after it.
+ */
+export const STORE_ATTEMPTS = 3;
 
 interface Waiter {
   resolve: () => void;
@@ -63,6 +70,8 @@ export class ImapSource {
   private endSleep: (() => void) | null = null;
   private waiters: Waiter[] = [];
   private sessions = 0;
+  /** Failed store attempts per UID, under the current UIDVALIDITY; a restart starts over. */
+  private storeFailures = new Map<number, number>();
 
   constructor(private readonly opts: ImapSourceOptions) {
     this.sourceName = opts.sourceName ?? imapSourceName(opts);
@@ -241,8 +250,9 @@ export class ImapSource {
       done.add(msg.uid);
       while (next < batch.length && done.has(batch[next]!)) next++;
       const mark = next > 0 ? batch[next - 1]! : this.lastUid;
-      const stored = this.commit(msg.source, Math.max(mark, this.lastUid));
+      const stored = this.store(msg.uid, msg.source, Math.max(mark, this.lastUid));
       count++;
+      if (!stored) continue;
       this.log.debug(
         { uid: msg.uid, messageId: stored.messageId, inserted: stored.inserted, id: stored.id },
         'stored mail from IMAP',
@@ -259,10 +269,42 @@ export class ImapSource {
     return count;
   }
 
-  private commit(raw: Buffer, mark: number): StoredMessage {
+  /**
+   * Commits one mail and the mark; null when, after STORE_ATTEMPTS failures, only a stub of
+   * it could be kept. A failure before that, or of the stub too, throws: the session
+   * reconnects after its delay and the mail is tried again, the mark unmoved. The mail
+   * itself is always tried first, so what fails every write alike (a full disk, a database
+   * locked by another process) makes no stub: it is waited out.
+   */
+  private store(uid: number, raw: Buffer, mark: number): StoredMessage | null {
     const db = this.opts.db;
-    const stored = db.transaction(() => {
-      const s = storeRawMessage(db, raw, this.sourceName);
+    try {
+      const stored = this.commit(mark, () => storeRawMessage(db, raw, this.sourceName));
+      this.storeFailures.delete(uid);
+      return stored;
+    } catch (err) {
+      const failures = (this.storeFailures.get(uid) ?? 0) + 1;
+      this.storeFailures.set(uid, failures);
+      const what = `storing UID ${uid} of ${this.sourceName} failed (attempt ${failures} of ${STORE_ATTEMPTS})`;
+      if (failures < STORE_ATTEMPTS) throw new Error(`${what}: ${errorText(err)}`, { cause: err });
+      const reason =
+        `listci could not store this mail (UID ${uid}, UIDVALIDITY ${this.uidValidity} of ${this.sourceName}, ` +
+        `${raw.length} bytes) after ${failures} attempts; only its header is kept here`;
+      const stub = this.commit(mark, () =>
+        storeStub(db, raw, this.sourceName, { reason, error: errorText(err) }),
+      );
+      this.storeFailures.delete(uid);
+      this.log.error(
+        { uid, stub: stub.messageId, err: errorText(err) },
+        `${what}: kept as a stub, going on with the next mail`,
+      );
+      return null;
+    }
+  }
+
+  private commit(mark: number, write: () => StoredMessage): StoredMessage {
+    const stored = this.opts.db.transaction(() => {
+      const s = write();
       this.writeMark(mark);
       return s;
     })();
@@ -292,6 +334,7 @@ export class ImapSource {
     const row = db
       .prepare('SELECT uidvalidity, last_uid FROM mail_sync WHERE source = ?')
       .get(this.sourceName) as { uidvalidity: string | null; last_uid: number } | undefined;
+    if (uidValidity !== this.uidValidity) this.storeFailures.clear();
     if (row && row.uidvalidity === uidValidity) {
       this.lastUid = row.last_uid;
     } else {

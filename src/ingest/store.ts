@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Database } from 'better-sqlite3';
+import type { Database, RunResult } from 'better-sqlite3';
 import { now } from '../db/open.ts';
 import { stmt } from '../db/stmt.ts';
 
@@ -22,6 +22,37 @@ export function storeRawMessage(db: Database, raw: Buffer, source: string): Stor
     `INSERT INTO messages (message_id, synthetic_id, raw, size, source, received_at)
      VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(message_id) DO NOTHING`,
   ).run(messageId, found ? 0 : 1, raw, raw.length, source, now());
+  return insertedOrKept(db, messageId, res);
+}
+
+/** The most of a mail's header a stub keeps. */
+const STUB_HEADER_BYTES = 64 * 1024;
+
+/**
+ * Records a mail that listci could not store (every attempt threw): its header block only,
+ * marked malformed with the reason, so that it is never silently lost and a maintainer can
+ * see what it was. The stub has a Message-ID of its own, derived from the mail's bytes: the
+ * mail itself can still be stored under its real one once the cause is fixed, and the same
+ * mail failing again (a re-read of the mailbox) does not make a second stub.
+ */
+export function storeStub(
+  db: Database,
+  raw: Buffer,
+  source: string,
+  why: { reason: string; error: string },
+): StoredMessage {
+  const messageId = `listci-unstored-${rawDigest(raw)}@stub`;
+  const header = raw.subarray(0, Math.min(headerEnd(raw), STUB_HEADER_BYTES));
+  const res = stmt(
+    db,
+    `INSERT INTO messages (message_id, synthetic_id, raw, size, source, received_at, kind, kind_reason, error)
+     VALUES (?, 1, ?, ?, ?, ?, 'malformed', ?, ?) ON CONFLICT(message_id) DO NOTHING`,
+  ).run(messageId, header, raw.length, source, now(), why.reason, why.error);
+  return insertedOrKept(db, messageId, res);
+}
+
+/** The row an INSERT … ON CONFLICT(message_id) DO NOTHING made, or the one that was already there. */
+function insertedOrKept(db: Database, messageId: string, res: RunResult): StoredMessage {
   if (res.changes === 1) return { id: Number(res.lastInsertRowid), messageId, inserted: true };
   const row = stmt(db, 'SELECT id FROM messages WHERE message_id = ?').get(messageId) as { id: number };
   return { id: row.id, messageId, inserted: false };
@@ -29,7 +60,11 @@ export function storeRawMessage(db: Database, raw: Buffer, source: string): Stor
 
 /** The same bytes always get the same id, so a re-import of a header-less mail is still a duplicate. */
 export function syntheticMessageId(raw: Buffer): string {
-  return `listci-${createHash('sha256').update(raw).digest('hex').slice(0, 32)}@synthetic`;
+  return `listci-${rawDigest(raw)}@synthetic`;
+}
+
+function rawDigest(raw: Buffer): string {
+  return createHash('sha256').update(raw).digest('hex').slice(0, 32);
 }
 
 /**

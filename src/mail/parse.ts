@@ -3,6 +3,7 @@
 // the hand parser is about 20x faster on list traffic (see bench/ingest.ts). It never
 // throws: whatever it could not read is named in `error`, and the headers it did read
 // are kept so the mail still shows up under its subject and author.
+import { parseAddress } from './author.ts';
 
 export interface MimePart {
   contentType: string; // lower-case "text/x-patch"
@@ -39,6 +40,27 @@ export interface ParseOptions {
 }
 
 export const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
+/**
+ * A header line (after unfolding) longer than this is cut here, before any pattern reads
+ * it, and the mail is marked. Real headers stay far below it, the References of a long
+ * thread included (a thousand Message-IDs); Postfix's own header_size_limit is 100 KB.
+ */
+export const MAX_HEADER_CHARS = 64 * 1024;
+/**
+ * Headers that hold one short structured value are cut at RFC 5322's line length instead,
+ * as store.ts already does for Message-IDs: nothing legitimate makes them longer, and the
+ * code that reads them (parseDate, firstId, parseParams) was written for short values.
+ */
+export const MAX_SHORT_HEADER_CHARS = 998;
+const SHORT_HEADERS = new Set([
+  'date',
+  'message-id',
+  'in-reply-to',
+  'mime-version',
+  'content-type',
+  'content-transfer-encoding',
+  'content-disposition',
+]);
 const MAX_DEPTH = 8;
 
 export function parseMessage(raw: Buffer, opts: ParseOptions = {}): ParsedMessage {
@@ -118,12 +140,23 @@ function looksBinary(head: string): string | null {
 function readHeaders(head: string, problems: string[]): [string, string][] {
   const out: [string, string][] = [];
   const unfolded = head.replace(/\r?\n(?=[ \t])/g, '');
-  for (const line of unfolded.split(/\r?\n/)) {
+  for (const full of unfolded.split(/\r?\n/)) {
+    const line = full.slice(0, MAX_HEADER_CHARS);
     const colon = line.indexOf(':');
     if (colon <= 0) continue;
     const name = line.slice(0, colon).trim().toLowerCase();
     if (!/^[\x21-\x39\x3b-\x7e]+$/.test(name)) continue;
-    out.push([name, decodeHeaderValue(name, line.slice(colon + 1).trim(), problems)]);
+    let value = line.slice(colon + 1).trimStart();
+    if (SHORT_HEADERS.has(name) && value.length > MAX_SHORT_HEADER_CHARS) {
+      problems.push(
+        `the ${name} header is ${full.length - (line.length - value.length)} characters, cut at ${MAX_SHORT_HEADER_CHARS}`,
+      );
+      value = value.slice(0, MAX_SHORT_HEADER_CHARS);
+    } else if (line.length < full.length)
+      problems.push(
+        `the ${name} header is ${Math.ceil(full.length / 1024)} KB, cut at ${MAX_HEADER_CHARS / 1024} KB`,
+      );
+    out.push([name, decodeHeaderValue(name, value.trim(), problems)]);
   }
   return out;
 }
@@ -281,18 +314,9 @@ function isPatchPart(p: MimePart): boolean {
   return p.filename !== null && /\.(patch|diff)$/i.test(p.filename);
 }
 
-export function parseAddress(v: string): { name: string | null; addr: string | null } {
-  const angle = /^\s*"?(.*?)"?\s*<([^<>\s]+)>/.exec(v);
-  if (angle) return { name: angle[1]!.trim() || null, addr: angle[2]!.toLowerCase() };
-  const paren = /^\s*([^\s()<>]+@[^\s()<>]+)\s*\((.*)\)/.exec(v);
-  if (paren) return { name: paren[2]!.trim() || null, addr: paren[1]!.toLowerCase() };
-  const bare = /([^\s<>"]+@[^\s<>"]+)/.exec(v);
-  return { name: null, addr: bare ? bare[1]!.toLowerCase() : null };
-}
-
 function parseDate(v: string | null): string | null {
   if (!v) return null;
-  const d = new Date(v.replace(/\([^)]*\)/g, '').trim());
+  const d = new Date(v.replace(/\([^()]*\)/g, '').trim());
   return Number.isNaN(d.getTime()) ? null : d.toISOString();
 }
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import addressparser from 'nodemailer/lib/addressparser';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { Verdict } from '../contract.ts';
+import { isPlainAddress } from '../mail/author.ts';
 import { AUTO_SUBMITTED, AUTO_SUBMITTED_VALUE, RUN_HEADER } from './headers.ts';
 import type { HeadMail, RenderedReply } from './render.ts';
 
@@ -11,9 +12,20 @@ import type { HeadMail, RenderedReply } from './render.ts';
 /** Machine-readable verdict for list filters and other bots, as osstest does in its headers. */
 export const VERDICT_HEADER = 'X-Listci-Verdict';
 
+/**
+ * Recorded as mailbox strings (the API shows them), each written by formatMailbox so that
+ * addressOf, which policy and outbox use to pick the SMTP recipients, reads back exactly
+ * the address it was written from.
+ */
 export interface Recipients {
   to: string[];
   cc: string[];
+}
+
+/** A recipient as nodemailer takes it: the address is never searched for in the name. */
+export interface Mailbox {
+  name: string;
+  address: string;
 }
 
 export interface BuiltReply {
@@ -37,32 +49,89 @@ export interface MessageInput {
   nonce?: string;
 }
 
+/** The first mailbox of an RFC 5322 address string, as nodemailer reads it. */
+function mailboxOf(s: string): Mailbox | null {
+  const first = addressparser(s, { flatten: true })[0];
+  return first && 'address' in first && first.address
+    ? { name: first.name ?? '', address: first.address }
+    : null;
+}
+
 /** The bare, lower-cased address of "Name <addr>" (or of a bare address). */
 export function addressOf(mailbox: string): string {
-  const first = addressparser(mailbox, { flatten: true })[0];
-  const addr = first && 'address' in first && first.address ? first.address : mailbox.trim();
-  return addr.toLowerCase();
+  return (mailboxOf(mailbox)?.address ?? mailbox.trim()).toLowerCase();
+}
+
+/**
+ * The series' author as the series stage writes it (`${name} <${addr}>`, or the bare
+ * address), split back into the stored name and address. The stored address never holds
+ * '<', '>' or a blank (parseAddress takes only a plain addr-spec), so it is what the last
+ * '<' opens, and the name is only ever a name: "v@x, b@y <eve@z>" is eve@z, never v@x.
+ */
+export function authorMailbox(author: string): Mailbox {
+  const t = author.trim();
+  const open = t.lastIndexOf('<');
+  if (open < 0 || !t.endsWith('>')) return { name: '', address: t };
+  return { name: t.slice(0, open).trim(), address: t.slice(open + 1, -1) };
+}
+
+/** Anything longer is not a name a person goes by, and would only swell the To: header. */
+const MAX_NAME = 200;
+
+/**
+ * The mailbox as recorded, shown and put in the To: header. The name is written bare when it
+ * is only words, else as an RFC 5322 quoted string, and dropped when neither reads back as
+ * written; null when the address is not one plain addr-spec (nothing to send to safely).
+ */
+export function formatMailbox(m: Mailbox): string | null {
+  const address = m.address.trim();
+  if (!isPlainAddress(address)) return null;
+  const name = [...m.name.replace(/[\x00-\x1f\x7f\s]+/g, ' ').trim()].slice(0, MAX_NAME).join('').trim();
+  const ways = name
+    ? [
+        ...(/^[\p{L}\p{N} .'-]+$/u.test(name) ? [`${name} <${address}>`] : []),
+        `"${name.replace(/[\\"]/g, '\\$&')}" <${address}>`,
+      ]
+    : [];
+  for (const w of ways) {
+    const back = mailboxOf(w);
+    if (back && back.address === address && back.name === name) return w;
+  }
+  return mailboxOf(address)?.address === address ? address : null;
 }
 
 /**
  * Who a reply goes to: the series' author, the list (when configured), the configured Cc.
  * Nobody else, ever: people the series' mails Cc'd are not copied, whatever the thread says.
+ * An author whose address cannot be written down safely gets no mail (policy: no author),
+ * nor does one under .invalid (RFC 2606): authorOf's "unknown@invalid" for a mail that
+ * names nobody.
  */
 export function replyRecipients(opts: {
-  author: string;
+  author: string | Mailbox;
   listAddress: string | null;
   ccList: boolean;
   cc: string[];
 }): Recipients {
-  const seen = new Set([addressOf(opts.author)]);
+  const box = typeof opts.author === 'string' ? authorMailbox(opts.author) : opts.author;
+  const author = /[@.]invalid$/i.test(box.address.trim()) ? null : formatMailbox(box);
+  const seen = new Set(author ? [addressOf(author)] : []);
   const cc: string[] = [];
   for (const a of [...(opts.ccList && opts.listAddress ? [opts.listAddress] : []), ...opts.cc]) {
-    const key = addressOf(a);
-    if (seen.has(key)) continue;
-    seen.add(key);
-    cc.push(a);
+    const box = mailboxOf(a);
+    const written = box && formatMailbox(box);
+    if (!written || seen.has(addressOf(written))) continue;
+    seen.add(addressOf(written));
+    cc.push(written);
   }
-  return { to: [opts.author], cc };
+  return { to: author ? [author] : [], cc };
+}
+
+/** A recorded recipient back as the mailbox it was written from (formatMailbox round-trips). */
+function recorded(s: string): Mailbox {
+  const box = mailboxOf(s);
+  if (!box) throw new Error(`reply: recipient ${JSON.stringify(s)} holds no address`);
+  return box;
 }
 
 export function replyMessageId(runId: number, from: string, nonce: string): string {
@@ -75,13 +144,18 @@ const bracket = (id: string): string => `<${id.replace(/^<|>$/g, '')}>`;
 export async function buildReplyMessage(input: MessageInput): Promise<BuiltReply> {
   const messageId = replyMessageId(input.runId, input.from, input.nonce ?? randomBytes(6).toString('hex'));
   const { to, cc } = input.recipients;
-  // CRLF throughout: MailComposer leaves a text body's own line ends alone.
-  const body = input.rendered.text.replace(/\r?\n/g, '\r\n');
+  const toBoxes = to.map(recorded);
+  const ccBoxes = cc.map(recorded);
+  // CRLF throughout: MailComposer leaves a text body's own line ends alone. A bare CR (from
+  // a subject, say) is a line end too: SMTP would make it one on the wire, and the recorded
+  // bytes are to be the sent ones.
+  const body = input.rendered.text.replace(/\r\n|\r|\n/g, '\r\n');
   const encoding = unencodedTransfer(body);
   const composer = new MailComposer({
     from: input.from,
-    to,
-    cc,
+    // Objects, not strings: nodemailer quotes the names itself and never re-reads them.
+    to: toBoxes,
+    cc: ccBoxes,
     subject: input.rendered.subject,
     messageId: bracket(messageId),
     date: input.date,
@@ -102,7 +176,10 @@ export async function buildReplyMessage(input: MessageInput): Promise<BuiltReply
     subject: input.rendered.subject,
     raw,
     recipients: { to, cc },
-    envelope: { from: addressOf(input.from), to: [...to, ...cc].map(addressOf) },
+    envelope: {
+      from: addressOf(input.from),
+      to: [...toBoxes, ...ccBoxes].map((b) => b.address.toLowerCase()),
+    },
   };
 }
 

@@ -1,5 +1,6 @@
+import { Readable } from 'node:stream';
 import type { Database } from 'better-sqlite3';
-import nodemailer, { type Transporter } from 'nodemailer';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { RawConfig } from '../config/schema.ts';
 import { findMessageIdOverImap, type ImapMailboxOptions } from '../ingest/imap-search.ts';
 import { silentLogger, type Logger } from '../log.ts';
@@ -10,10 +11,15 @@ import type { ReplyState } from './policy.ts';
 // is sent, and an attempt is committed as in flight ('sending') before the bytes go to
 // SMTP. So after a crash the database knows which replies may already be out: those are
 // first looked for in the list's mailbox by Message-ID, and only sent when not found.
+// An attempt that fails once the server had the message (no answer to the end of DATA, a
+// dropped connection, a 421 there) may have been delivered all the same: it stays in
+// flight and takes the same road as one interrupted by a crash.
 //
-//   pending ──claim──> sending ──250──> sent
-//      ^                  │
-//      └──4xx / no answer─┘ (backoff; 'failed' after maxAttempts or on a 5xx)
+//   pending ──claim──> sending ──250 / found in the list mailbox──> sent
+//      ^                 │  ^  │
+//      │                 │  └──┘ failed after DATA: stays in flight, looked for on the list,
+//      │                 │       sent again only after the grace period (no mailbox: 'failed')
+//      └─────────────────┘ failed before DATA (backoff; 'failed' after maxAttempts or on a 5xx)
 //
 // While a reply is 'sending', next_attempt_at holds when that attempt started.
 
@@ -80,11 +86,13 @@ export function backoffDelay(attempts: number, b: Backoff = DEFAULT_BACKOFF): nu
 }
 
 export interface DeliverOptions {
-  /** A ready transport (tests, or a shared pool); else one is made from `smtp` and closed after. */
-  transport?: Transporter;
   smtp?: SmtpConfig | null;
   password?: string | null;
-  /** Is a mail with this Message-ID in the list's mailbox? (findMessageIdOverImap) */
+  /**
+   * Is a mail with this Message-ID in the list's mailbox? (findMessageIdOverImap) Without
+   * it, a reply whose SMTP session failed after DATA is marked failed rather than risk a
+   * second copy on the list; one interrupted by a crash is sent again.
+   */
   imapCheck?: ((messageId: string) => Promise<boolean>) | null;
   now?: Date;
   backoff?: Backoff;
@@ -93,6 +101,8 @@ export interface DeliverOptions {
    * started: a list can take minutes to deliver, and a re-send then would be a duplicate.
    */
   inFlightGraceMs?: number;
+  /** How long a silent SMTP server is waited for, at any step; default 120 s. */
+  socketTimeoutMs?: number;
   log?: Logger;
 }
 
@@ -145,29 +155,73 @@ export async function deliverPending(db: Database, opts: DeliverOptions = {}): P
   );
   if (!due.length) return report;
 
-  const transport = opts.transport ?? makeTransport(opts.smtp ?? null, opts.password ?? null);
-  try {
-    for (const row of due) {
-      const outcome = await attempt(db, transport, row, { now, backoff, log });
-      report[outcome].push(row.id);
-    }
-  } finally {
-    if (!opts.transport) transport.close();
+  if (!opts.smtp)
+    throw new Error('reply.smtp: not configured, but a reply is pending (set reply.smtp or reply.dryRun)');
+  const session: SmtpSession = {
+    smtp: opts.smtp,
+    password: opts.password ?? null,
+    socketTimeoutMs: opts.socketTimeoutMs ?? 120_000,
+  };
+  for (const row of due) {
+    const outcome = await attempt(db, session, row, { now, backoff, log, canLookUp: !!opts.imapCheck });
+    report[outcome].push(row.id);
   }
   return report;
 }
 
-export function makeTransport(smtp: SmtpConfig | null, password: string | null): Transporter {
-  if (!smtp)
-    throw new Error('reply.smtp: not configured, but a reply is pending (set reply.smtp or reply.dryRun)');
-  return nodemailer.createTransport({
-    host: smtp.host,
-    port: smtp.port,
-    secure: smtp.secure,
-    ...(smtp.user ? { auth: { user: smtp.user, pass: password ?? '' } } : {}),
-    connectionTimeout: 30_000,
-    greetingTimeout: 30_000,
-    socketTimeout: 120_000,
+interface SmtpSession {
+  smtp: SmtpConfig;
+  password: string | null;
+  socketTimeoutMs: number;
+}
+
+/** A failed SMTP session; `handedOver` once the server had been given the message. */
+type SendError = SMTPConnection.SMTPError & { handedOver?: boolean };
+
+/**
+ * One SMTP session for one reply. SMTPConnection pipes the message only once the server
+ * has answered DATA with 354, so the first read of it marks the point from which the
+ * server may end up with the whole reply whatever goes wrong next: an error from then on
+ * says `handedOver`, one before it means the reply was not sent.
+ */
+function sendOverSmtp(
+  o: SmtpSession,
+  envelope: { from: string; to: string[] },
+  raw: Buffer,
+): Promise<SMTPConnection.SentMessageInfo> {
+  return new Promise((resolve, reject) => {
+    let handedOver = false;
+    let settled = false;
+    const conn = new SMTPConnection({
+      host: o.smtp.host,
+      port: o.smtp.port,
+      secure: o.smtp.secure,
+      connectionTimeout: 30_000,
+      greetingTimeout: 30_000,
+      socketTimeout: o.socketTimeoutMs,
+    });
+    const finish = (err: SendError | null | undefined, info?: SMTPConnection.SentMessageInfo): void => {
+      if (settled) return;
+      settled = true;
+      conn.close();
+      if (err) reject(Object.assign(err, { handedOver }));
+      else resolve(info!);
+    };
+    // Errors reach the callbacks too, but an 'error' event nobody listens to would crash the daemon.
+    conn.on('error', (err: SendError) => finish(err));
+    const message = new Readable({
+      read() {
+        handedOver = true;
+        this.push(raw);
+        this.push(null);
+      },
+    });
+    const send = (): void => conn.send(envelope, message, (err, info) => finish(err, info));
+    conn.connect((err) => {
+      if (err) return finish(err);
+      if (!o.smtp.user) return send();
+      conn.login({ user: o.smtp.user, pass: o.password ?? '' }, (e) => (e ? finish(e) : send()));
+    });
   });
 }
 
@@ -232,11 +286,19 @@ function markSent(db: Database, row: ReplyRow, now: Date, from: string): void {
 
 async function attempt(
   db: Database,
-  transport: Transporter,
+  session: SmtpSession,
   row: ReplyRow,
-  ctx: { now: Date; backoff: Backoff; log: Logger },
+  ctx: { now: Date; backoff: Backoff; log: Logger; canLookUp: boolean },
 ): Promise<'sent' | 'retrying' | 'failed' | 'waiting'> {
   const what = { reply: row.id, run: row.run_id, messageId: row.message_id };
+  if (row.state === 'sending' && row.attempts >= ctx.backoff.maxAttempts) {
+    // Each of those attempts may have reached the list (not found there, or not looked for):
+    // the bound on tries holds for them as for refusals.
+    const message = `${row.attempts} attempts, none confirmed by the SMTP server`;
+    markFailed(db, row, message);
+    ctx.log.error({ ...what, attempts: row.attempts }, 'reply failed for good: ' + message);
+    return 'failed';
+  }
   // The in-flight mark is committed before a byte goes out: after a crash it says "maybe sent".
   const claimed = db
     .prepare(
@@ -247,7 +309,7 @@ async function attempt(
   if (claimed.changes !== 1) return 'waiting'; // another delivery pass got it first
   const attempts = row.attempts + 1;
   try {
-    const info = await transport.sendMail({ envelope: envelopeOf(row), raw: row.raw });
+    const info = await sendOverSmtp(session, envelopeOf(row), row.raw);
     if (info.rejected?.length)
       ctx.log.warn(
         { ...what, rejected: info.rejected },
@@ -257,13 +319,12 @@ async function attempt(
     ctx.log.info({ ...what, attempts }, 'reply sent');
     return 'sent';
   } catch (e) {
-    const err = e as Error & { responseCode?: number };
+    const err = e as SendError;
     const message = `${err.responseCode ? `${err.responseCode} ` : ''}${err.message}`.slice(0, 2000);
     const permanent = typeof err.responseCode === 'number' && err.responseCode >= 500;
+    if (err.handedOver && !permanent) return maybeSent(db, row, message, { ...ctx, attempts });
     if (permanent || attempts >= ctx.backoff.maxAttempts) {
-      db.prepare(
-        `UPDATE replies SET state = 'failed', last_error = ?, next_attempt_at = NULL WHERE id = ? AND state = 'sending'`,
-      ).run(message, row.id);
+      markFailed(db, row, message);
       ctx.log.error({ ...what, attempts, err: message }, 'reply failed for good');
       return 'failed';
     }
@@ -274,6 +335,40 @@ async function attempt(
     ctx.log.warn({ ...what, attempts, next, err: message }, 'reply not sent; will retry');
     return 'retrying';
   }
+}
+
+/**
+ * The server had the whole reply and then failed to confirm it: it may be on its way to
+ * the list. With a mailbox to look in, the reply stays in flight, so the next pass looks
+ * for it there before sending it again (after the grace period). Without one, a second
+ * send could only be a guess, and a duplicate on the list is the worse mistake: the reply
+ * is marked failed, with why.
+ */
+function maybeSent(
+  db: Database,
+  row: ReplyRow,
+  message: string,
+  ctx: { log: Logger; canLookUp: boolean; attempts: number },
+): 'waiting' | 'failed' {
+  const what = { reply: row.id, run: row.run_id, messageId: row.message_id, attempts: ctx.attempts };
+  if (ctx.canLookUp) {
+    db.prepare(`UPDATE replies SET last_error = ? WHERE id = ? AND state = 'sending'`).run(message, row.id);
+    ctx.log.warn(
+      { ...what, err: message },
+      'the SMTP session failed after the reply was handed over: it may have been sent; looking in the list mailbox before sending again',
+    );
+    return 'waiting';
+  }
+  const why = `may have been sent: the SMTP session failed after DATA (${message}); not sent again, as no IMAP mailbox is configured to look for it`;
+  markFailed(db, row, why.slice(0, 2000));
+  ctx.log.error({ ...what, err: message }, `reply ${why}`);
+  return 'failed';
+}
+
+function markFailed(db: Database, row: ReplyRow, error: string): void {
+  db.prepare(
+    `UPDATE replies SET state = 'failed', last_error = ?, next_attempt_at = NULL WHERE id = ? AND state = 'sending'`,
+  ).run(error, row.id);
 }
 
 /** MAIL FROM is the From header's address; RCPT TO exactly the recorded recipients. */

@@ -280,6 +280,22 @@ function tagsSection(input: ReplyInput): string {
 export const runUrl = (input: { webUrl: string | null; runId: number }): string =>
   input.webUrl ? `${input.webUrl.replace(/\/+$/, '')}/runs/${input.runId}` : '';
 
+/**
+ * The command a contributor pastes to rerun the check. The Message-ID is the sender's text:
+ * it goes in single quotes with every quote in it escaped the POSIX way ('\''), so a shell
+ * reads it back as the one literal argument. One that could still surprise whoever pastes
+ * it (control or non-ASCII characters that a terminal acts on, a leading '-' that b4 would
+ * read as an option, a length no one checks by eye) is not shown at all.
+ */
+export function reproduceLine(messageId: string): string {
+  const check = 'listci check --mbox series.mbox';
+  if (!/^[A-Za-z0-9][\x21-\x7e]{0,250}$/.test(messageId))
+    return `${check}   # with the series saved from the list archive as series.mbox`;
+  return `b4 am -o - ${shellQuote(messageId)} > series.mbox && ${check}`;
+}
+
+const shellQuote = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`;
+
 function linkAndReproduce(input: ReplyInput): string {
   const lines: string[] = [];
   if (input.webUrl) lines.push(`Full logs and results: ${runUrl(input)}`, '');

@@ -98,7 +98,8 @@ export function slotFree(db: Database, v: VersionRow, m: GroupInput): boolean {
 /** Thread ancestors, closest first: In-Reply-To, then References newest to oldest. */
 export function ancestors(m: GroupInput): string[] {
   const ids = [m.inReplyTo, ...[...m.references].reverse()].filter((x): x is string => !!x);
-  return ids.filter((id, i) => ids.indexOf(id) === i && id !== m.messageId);
+  // A Set, not indexOf: a hostile References header holds thousands of ids.
+  return [...new Set(ids)].filter((id) => id !== m.messageId);
 }
 
 /**

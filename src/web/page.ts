@@ -301,6 +301,22 @@ export function renderSeriesPage(s: SeriesDetail): string {
   return layout(`listci: ${s.title}`, body);
 }
 
+/**
+ * One run: the page every reply links to (`${webUrl}/runs/${id}`, also its Closes: tag), so
+ * it names the run alone, whichever versions and runs its series has gathered since.
+ */
+export function renderRunPage(r: RunDetail): string {
+  const title = r.result?.series.title ?? `run ${r.id}`;
+  const series = `the series${r.version !== null ? `, v${r.version}` : ''}`;
+  const body = html`<h2 class="series-title">${title}</h2>
+    <p>
+      ${r.seriesId !== null ? html`<a href="/series/${r.seriesId}#run-${r.id}">${series}</a> ·` : ''}
+      <a href="/api/runs/${r.id}">JSON</a>
+    </p>
+    ${runSection(r)}`;
+  return layout(`listci: run ${r.id}: ${title}`, body);
+}
+
 export function renderNotFound(what: string): string {
   return layout(
     'listci: not found',

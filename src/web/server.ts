@@ -3,12 +3,20 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { openDb, type Database } from '../db/open.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { listSeries } from '../query/series-list.ts';
+import { getRun } from '../query/run-detail.ts';
 import { getSeries } from '../query/series-detail.ts';
 import { replyLatency, weeklyStats } from '../query/stats.ts';
 import type { SeriesFilters } from '../query/types.ts';
 import { BadRequest, registerApi, sinceParam } from './api.ts';
 import { lastWeeks } from './charts.ts';
-import { PAGE_CSP, PAGE_CSS, renderListPage, renderNotFound, renderSeriesPage } from './page.ts';
+import {
+  PAGE_CSP,
+  PAGE_CSS,
+  renderListPage,
+  renderNotFound,
+  renderRunPage,
+  renderSeriesPage,
+} from './page.ts';
 
 export interface WebAppOptions {
   db: Database;
@@ -96,6 +104,15 @@ export function createWebApp(opts: WebAppOptions): FastifyInstance {
     if (!s)
       return reply.code(404).send(renderNotFound(`No series has the id or Message-ID ${req.params.key}.`));
     return reply.send(renderSeriesPage(s));
+  });
+
+  // Every reply links here (report/render.ts runUrl).
+  app.get<{ Params: { id: string } }>('/runs/:id', async (req, reply) => {
+    reply.type('text/html; charset=utf-8');
+    const id = /^[1-9]\d{0,14}$/.test(req.params.id) ? Number(req.params.id) : null;
+    const r = id === null ? null : getRun(db, id);
+    if (!r) return reply.code(404).send(renderNotFound(`No run has the id ${req.params.id}.`));
+    return reply.send(renderRunPage(r));
   });
 
   return app;

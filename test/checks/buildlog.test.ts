@@ -4,8 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { MAX_LINE } from '../../src/checks/buildlog.ts';
 import { compareWithBaseline, parseBuildLog, type Findings } from '../../src/checks/index.ts';
 import { FIXTURES, tempDir } from './fixture-tree.ts';
 
@@ -122,4 +123,67 @@ test('the same warning moved by a patch and built in another directory is preexi
     compared.errors.map((e) => e.status),
     ['preexisting', 'new'],
   );
+});
+
+// A series controls what its build prints. Before lines were cut and the patterns made
+// linear, one 1 MB line like the ones below took from 50 s to over 12 minutes.
+const TEN_MB = 10 * 1024 * 1024;
+const timed = <T>(what: string, f: () => T): T => {
+  const start = performance.now();
+  const out = f();
+  const ms = performance.now() - start;
+  console.log(`parseBuildLog: ${what}: ${ms.toFixed(0)} ms`);
+  assert.ok(ms < 1000, `${what} took ${ms.toFixed(0)} ms`);
+  return out;
+};
+
+test('a real gcc error whose line is 10 MB long is found in well under a second, its message and excerpt cut', (t) => {
+  const dir = tempDir('long-line');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(
+    join(dir, 'long-error.c'),
+    `int ok;\n#error expected a configuration ${'x, '.repeat(TEN_MB / 3)}\n`,
+  );
+  const r = spawnSync('gcc', ['-fdiagnostics-color=always', '-c', 'long-error.c', '-o', '/dev/null'], {
+    cwd: dir,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  assert.notEqual(r.status, 0);
+  // gcc prints the error line and quotes the source line: two lines of 10 MB each.
+  assert.ok(r.stderr.length > 2 * TEN_MB, `gcc printed ${r.stderr.length} characters`);
+  const found = timed('gcc #error with a 10 MB line', () => parseBuildLog(r.stderr));
+  assert.equal(found.length, 1, JSON.stringify(found.map((f) => [f.kind, f.message.slice(0, 80)])));
+  const [error] = found;
+  assert.equal(error!.kind, 'compiler-error');
+  assert.equal(error!.file, 'long-error.c');
+  assert.equal(error!.line, 2);
+  assert.match(error!.message, /^#error expected a configuration x, x, /);
+  assert.match(error!.message, / \[\.\.\. cut\]$/);
+  assert.ok(error!.message.length <= MAX_LINE, `message of ${error!.message.length} characters`);
+  assert.ok(error!.excerpt.length <= 3 * (MAX_LINE + 20), `excerpt of ${error!.excerpt.length} characters`);
+});
+
+test('10 MB lines shaped to make backtracking patterns quadratic cost well under a second; the error after them is found', () => {
+  const fill = (unit: string, end = '') => unit.repeat(Math.ceil(TEN_MB / unit.length)) + end;
+  // U+2028 ends a line for `.` and `$` but not for split('\n'): a `.*$` after it fails and retries.
+  const shapes: Record<string, string> = {
+    'linker phrases, then U+2028': fill('cannot find x', '\u2028'),
+    'undefined references, then U+2028': fill('undefined reference to ', '\u2028'),
+    'Kconfig without a colon': fill('Kconfig'),
+    'a Kconfig select warning that never says unmet': 'warning: ' + fill(' selects '),
+    'colons and digits': fill('a:1:'),
+    blanks: fill(' ') + 'x',
+    'make stars': 'make: *** ' + fill('*** ', '\u2028'),
+    'ANSI escapes never finished': fill('\x1b[0;'),
+    'gcc notes': fill('x.c:1:1: note: '),
+  };
+  const after = "arch/x86/hvm.c:12:5: error: 'v' undeclared (first use in this function)";
+  for (const [what, line] of Object.entries(shapes)) {
+    const found = timed(what, () => parseBuildLog(`${line}\n${after}\n`));
+    const error = found.find((f) => f.kind === 'compiler-error' && f.file === 'arch/x86/hvm.c');
+    assert.ok(error, `${what}: ${JSON.stringify(found.map((f) => [f.kind, f.message.slice(0, 80)]))}`);
+    assert.equal(error.line, 12);
+    assert.equal(error.message, "'v' undeclared (first use in this function)");
+  }
 });

@@ -4,17 +4,12 @@
 // lines. make does not track that rule, so an incremental build on the base recompiles nothing
 // of it and passes. listci must build it from scratch and name exactly Xen's duplicates.
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ContainerRunner } from '../../src/build/engine.ts';
-import { XEN_RECIPE } from '../../src/build/recipe.ts';
-import { runRecipe } from '../../src/build/recipe.ts';
-import { configSchema } from '../../src/config/schema.ts';
 import { skipUnlessCi } from '../helpers/prerequisite.ts';
 import {
-  SOCKET,
   XEN_REPO,
   XEN_TOOLCHAINS,
   checkConfig,
@@ -29,7 +24,6 @@ const DUP = /^Duplicate symbol '([^']+)'/gm;
 
 let scratch: string;
 let work: { dir: string; keep: boolean };
-let clone: string;
 let mbox: string;
 
 before(() => {
@@ -37,7 +31,7 @@ before(() => {
   scratch = mkdtempSync(join(tmpdir(), 'listci-rules-'));
   chmodSync(scratch, 0o755);
   work = workDirFor('listci-e2e-work-');
-  ({ clone, mbox } = contributorSeries(
+  ({ mbox } = contributorSeries(
     XEN_REPO,
     scratch,
     'xen/build: keep the compiler-given file symbols',
@@ -57,36 +51,23 @@ after(() => {
   if (!work.keep) rmSync(work.dir, { recursive: true, force: true });
 });
 
-/** Xen's own verdict: the patched tree built from an empty dir, Duplicate symbol lines read off its log. */
-async function xenCleanBuild(
-  t: (typeof XEN_TOOLCHAINS)[number],
-): Promise<{ exit: number | null; dups: string[] }> {
-  const toolchain = configSchema.parse({ build: { toolchains: [t] } }).build.toolchains[0]!;
-  const build = join(scratch, `clean-${t.name}`);
-  mkdirSync(build);
-  const logPath = join(scratch, `clean-${t.name}.log`);
-  writeFileSync(logPath, '');
-  const r = await runRecipe({
-    runner: new ContainerRunner({ socketPath: SOCKET }),
-    recipe: XEN_RECIPE,
-    toolchain,
-    image: t.image,
-    sourceDir: clone,
-    buildDir: build,
-    configured: false,
-    makeJobs: 2,
-    limits: { memoryMb: 4096, pids: 4096, cpus: 2, timeoutMs: 20 * 60_000 },
-    logPath,
-    logCapBytes: 8 << 20,
-  });
-  rmSync(build, { recursive: true, force: true });
+/**
+ * Xen's own verdict on the build: the Duplicate symbol lines its `tools/symbols --error-dup`
+ * printed, and proof that the build was a clean one (the config steps ran in an empty build
+ * dir, and a file the series did not touch was compiled). listci's findings come from reading
+ * the image itself, so the two are independent judgements of one clean build.
+ */
+function xenVerdict(logPath: string): { dups: string[]; clean: boolean } {
   const log = readFileSync(logPath, 'utf8');
-  return { exit: r.outcome.exitCode, dups: [...new Set([...log.matchAll(DUP)].map((m) => m[1]!))].sort() };
+  return {
+    dups: [...new Set([...log.matchAll(DUP)].map((m) => m[1]!))].sort(),
+    clean: /^== listci: defconfig: /m.test(log) && /^\s+CC\s+common\/kernel\.o$/m.test(log),
+  };
 }
 
 test(
   'a series that changes a build rule gets the verdict and duplicates of a clean build, under gcc and clang',
-  { skip: skipUnlessCi(missing), timeout: 40 * 60_000 },
+  { skip: skipUnlessCi(missing), timeout: 30 * 60_000 },
   async () => {
     const config = checkConfig(scratch, work.dir, XEN_REPO, XEN_TOOLCHAINS);
     const { code, result } = await listciCheck(config, ['--mbox', mbox]);
@@ -98,10 +79,10 @@ test(
       if (b.logPath) assert.doesNotMatch(readFileSync(b.logPath, 'utf8'), /override: reassigning/, b.logPath);
     }
     for (const t of XEN_TOOLCHAINS) {
-      const xen = await xenCleanBuild(t);
-      assert.notEqual(xen.exit, 0, `${t.name}: Xen's own clean build rejects the series`);
-      assert.ok(xen.dups.length > 0, `${t.name}: ... with Duplicate symbol lines`);
       const b = result.builds.find((x) => x.phase === 'series' && x.toolchain === t.name)!;
+      const xen = xenVerdict(b.logPath!);
+      assert.ok(xen.clean, `${t.name}: built from an empty build dir, everything compiled`);
+      assert.ok(xen.dups.length > 0, `${t.name}: Xen's own duplicate check rejects the series`);
       assert.equal(b.verdict, 'fail', `${t.name}: listci fails it too`);
       assert.equal(b.mode?.rule, 'build-rules-changed');
       assert.equal(b.mode?.reason, 'built from scratch: the series changes the build rules (xen/Rules.mk)');

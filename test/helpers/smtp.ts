@@ -26,6 +26,15 @@ export interface TestSmtp {
   holdMailFrom(ms: number | null): void;
   /** Answer the end of DATA only after `ms` (the message is already recorded and relayed); null releases. */
   holdDataEnd(ms: number | null): void;
+  /**
+   * Fail every message from now on after its data, the way that leaves the sender unsure:
+   * answer the end of DATA with 421, or drop the connection with no answer. `deliver` keeps
+   * the message first (recorded and relayed: a server that queued it before failing);
+   * without it the message is lost. null answers normally again.
+   */
+  failAfterData(how: { answer: '421' | 'drop'; deliver: boolean } | null): void;
+  /** Messages whose data the server read to the end, delivered or not. */
+  dataEnds(): number;
   /** Resolves once `n` messages were received (recorded and relayed) in total. */
   waitForMessages(n: number, timeoutMs?: number): Promise<ReceivedMail[]>;
   /** Resolves once `n` MAIL FROM commands were seen in total. */
@@ -50,6 +59,8 @@ export async function startSmtp(opts: SmtpOptions = {}): Promise<TestSmtp> {
   let refusing: { code: 421 | 451; until: number } | null = null;
   let mailFromHold: number | null = null;
   let dataEndHold: number | null = null;
+  let afterData: { answer: '421' | 'drop'; deliver: boolean } | null = null;
+  let dataEndCount = 0;
   // Held answers, so that a release (or stop) answers them now instead of leaving timers behind.
   const held = new Map<NodeJS.Timeout, () => void>();
   const hold = (ms: number, answer: () => void) => {
@@ -98,6 +109,15 @@ export async function startSmtp(opts: SmtpOptions = {}): Promise<TestSmtp> {
           },
         };
         void (async () => {
+          dataEndCount++;
+          const failure = afterData;
+          const fail = (how: { answer: '421' | 'drop' }) => {
+            if (how.answer === '421') return cb(smtpError(421, 'Service shutting down, closing channel'));
+            // No answer at all: the client is left waiting on a dead connection.
+            for (const c of server.connections as Set<{ session: unknown; _socket: { destroy(): void } }>)
+              if (c.session === session) c._socket.destroy();
+          };
+          if (failure && !failure.deliver) return fail(failure);
           try {
             if (opts.relay) await opts.relay(mail);
           } catch (e) {
@@ -105,6 +125,7 @@ export async function startSmtp(opts: SmtpOptions = {}): Promise<TestSmtp> {
           }
           received.push(mail);
           events.emit('message');
+          if (failure) return fail(failure);
           if (dataEndHold !== null) hold(dataEndHold, () => cb());
           else cb();
         })();
@@ -148,6 +169,10 @@ export async function startSmtp(opts: SmtpOptions = {}): Promise<TestSmtp> {
       dataEndHold = ms;
       if (ms === null) release();
     },
+    failAfterData: (how) => {
+      afterData = how;
+    },
+    dataEnds: () => dataEndCount,
     waitForMessages: async (n, timeoutMs = 10_000) => {
       await waitUntil(() => received.length >= n, 'message', `${n} message(s)`, timeoutMs);
       return received;
@@ -159,6 +184,8 @@ export async function startSmtp(opts: SmtpOptions = {}): Promise<TestSmtp> {
       mailFroms = 0;
       refusing = null;
       mailFromHold = dataEndHold = null;
+      afterData = null;
+      dataEndCount = 0;
       release();
     },
     stop: () => {

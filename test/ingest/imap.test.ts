@@ -3,12 +3,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
 import { ImapFlow } from 'imapflow';
+import pino from 'pino';
 import { openDb, type Database } from '../../src/db/open.ts';
-import { ImapSource } from '../../src/ingest/imap.ts';
+import { ImapSource, STORE_ATTEMPTS } from '../../src/ingest/imap.ts';
 import { findMessageIdOverImap } from '../../src/ingest/imap-search.ts';
 import type { StoredMessage } from '../../src/ingest/store.ts';
-import { createLogger, silentLogger } from '../../src/log.ts';
+import { createLogger, silentLogger, type Logger } from '../../src/log.ts';
 import { type Dovecot, startDovecot } from '../helpers/dovecot.ts';
 
 // LISTCI_TEST_LOG=debug shows what the source did.
@@ -58,7 +60,7 @@ function database(t: TestContext): Database {
 }
 
 /** A running listci IMAP source; `seen` records every onStored call, in order. */
-function source(t: TestContext, d: Dovecot, db: Database, mailbox = 'INBOX') {
+function source(t: TestContext, d: Dovecot, db: Database, mailbox = 'INBOX', over: { log?: Logger } = {}) {
   const seen: StoredMessage[] = [];
   const src = new ImapSource({
     host: d.host,
@@ -72,6 +74,7 @@ function source(t: TestContext, d: Dovecot, db: Database, mailbox = 'INBOX') {
     log,
     onStored: (s) => seen.push(s),
     backoff: { initialMs: 50, maxMs: 400 },
+    ...over,
   });
   src.start();
   onCleanup(t, () => src.stop());
@@ -281,4 +284,130 @@ test('the reply outbox can tell over IMAP whether its reply already reached the 
   assert.equal(await findMessageIdOverImap(box, `<${m.id}>`), true, 'angle brackets are accepted');
   assert.equal(await findMessageIdOverImap(box, 'never-sent@listci.example'), false);
   assert.equal(await findMessageIdOverImap(box, m.id.slice(1)), false, 'a part of an id is not a match');
+});
+
+/**
+ * Makes the INSERT of the mail with this Message-ID fail for real, inside SQLite, as a blob
+ * over the size limit would: at every attempt, or at the first two only. Counts attempts.
+ */
+function failStoring(db: Database, messageId: string, failing: 'always' | 'twice'): { attempts: number } {
+  const counter = { attempts: 0 };
+  db.function('listci_test_store_attempt', () => ++counter.attempts);
+  const when = failing === 'always' ? '> 0' : '<= 2';
+  db.exec(`CREATE TRIGGER listci_test_poison BEFORE INSERT ON messages WHEN NEW.message_id = '${messageId}'
+           BEGIN SELECT RAISE(ABORT, 'database or disk is full') WHERE listci_test_store_attempt() ${when}; END`);
+  return counter;
+}
+
+const stubs = (db: Database) =>
+  db
+    .prepare(
+      `SELECT message_id, synthetic_id, raw, size, kind, kind_reason, error FROM messages
+       WHERE message_id LIKE 'listci-unstored-%@stub'`,
+    )
+    .all() as {
+    message_id: string;
+    synthetic_id: number;
+    raw: Buffer;
+    size: number;
+    kind: string;
+    kind_reason: string;
+    error: string;
+  }[];
+
+test('a mail that can never be stored is kept as a stub after 3 attempts, and every mail after it is stored once', async (t) => {
+  const d = await dovecot(t);
+  const db = database(t);
+  const poison = mail('poison');
+  const counter = failStoring(db, poison.id, 'always');
+  const before = ['good-1', 'good-2'].map(mail);
+  const after = ['good-3', 'good-4'].map(mail);
+  for (const m of [...before, poison, ...after]) await d.append(m.raw);
+
+  const { src, seen } = source(t, d, db);
+  await within(src.caughtUp(), 10_000, 'sync past the mail that cannot be stored');
+  const late = mail('good-5');
+  await d.append(late.raw);
+  await within(src.caughtUp(), 5000, 'sync of a mail posted afterwards');
+  await within(src.caughtUp(), 5000, 'one more pass');
+
+  assert.equal(counter.attempts, STORE_ATTEMPTS, 'tried 3 times, then never again');
+  const good = [...before, ...after, late];
+  assert.deepEqual(
+    seen.map((s) => [s.messageId, s.inserted]),
+    good.map((m) => [m.id, true]),
+    'every good mail is stored once, in order; the stub is not handed on',
+  );
+  const [stub, ...more] = stubs(db);
+  assert.ok(stub && more.length === 0, 'one stub');
+  assert.equal(stub.kind, 'malformed');
+  assert.match(
+    stub.kind_reason,
+    new RegExp(
+      `^listci could not store this mail \\(UID 3, UIDVALIDITY \\d+ of ${src.sourceName.replace(/[.]/g, '\\.')}, ${poison.raw.length} bytes\\) after 3 attempts`,
+    ),
+  );
+  assert.match(stub.error, /database or disk is full/);
+  assert.equal(stub.size, poison.raw.length, 'the size of the mail itself');
+  const header = stub.raw.toString('latin1');
+  assert.ok(header.includes(`Message-Id: <${poison.id}>`), 'its header names the lost mail');
+  assert.ok(!header.includes('diff --git'), 'the body is not kept');
+  assert.deepEqual(storedIds(db), sorted([...good.map((m) => m.id), stub.message_id]));
+  assert.equal(syncRow(db, src.sourceName).last_uid, 6);
+
+  // A restart goes on from the mark: the mail is not tried again, nothing is stored twice.
+  await src.stop();
+  const again = source(t, d, db);
+  await within(again.src.caughtUp(), 5000, 'sync after a restart');
+  assert.equal(counter.attempts, STORE_ATTEMPTS);
+  assert.deepEqual(again.seen, []);
+});
+
+test('a mail whose store fails twice and then works is stored itself, not as a stub', async (t) => {
+  const d = await dovecot(t);
+  const db = database(t);
+  const flaky = mail('flaky');
+  const counter = failStoring(db, flaky.id, 'twice');
+  const next = mail('after-flaky');
+  await d.append(flaky.raw);
+  await d.append(next.raw);
+
+  const { src, seen } = source(t, d, db);
+  await within(src.caughtUp(), 10_000, 'sync through two failed attempts');
+  assert.equal(counter.attempts, 3);
+  assert.deepEqual(
+    seen.map((s) => s.messageId),
+    [flaky.id, next.id],
+  );
+  assert.deepEqual(stubs(db), []);
+});
+
+test('a database held by another writer is waited out, however many attempts it takes: no mail becomes a stub for it', async (t) => {
+  const d = await dovecot(t);
+  const db = database(t);
+  db.pragma('busy_timeout = 20');
+  const warnings: string[] = [];
+  const capture = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
+  const { src, seen } = source(t, d, db, 'INBOX', { log: capture });
+  await within(src.caughtUp(), 5000, 'first sync of an empty INBOX');
+
+  // Another process (a `listci ingest` of a big archive, an operator's sqlite3) holds the write lock.
+  const other = new BetterSqlite3(db.name);
+  other.exec('BEGIN IMMEDIATE');
+  const m = mail('while-locked');
+  await d.append(m.raw);
+  const deadline = Date.now() + 10_000;
+  const busy = () => warnings.filter((w) => /database is locked/.test(w)).length;
+  while (busy() <= STORE_ATTEMPTS + 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(busy() > STORE_ATTEMPTS + 1, `only ${busy()} attempts hit the lock`);
+  other.exec('COMMIT');
+  other.close();
+
+  await within(src.caughtUp(), 5000, 'sync once the lock is gone');
+  assert.deepEqual(storedIds(db), [m.id]);
+  assert.deepEqual(
+    seen.map((s) => s.messageId),
+    [m.id],
+  );
+  assert.deepEqual(stubs(db), []);
 });

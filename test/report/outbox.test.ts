@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
-import nodemailer from 'nodemailer';
 import { backoffDelay, deliverPending } from '../../src/report/outbox.ts';
 import { queueReply } from '../../src/report/reply.ts';
 import { startSmtp, type TestSmtp } from '../helpers/smtp.ts';
@@ -49,40 +48,38 @@ test('the bytes the SMTP server receives are exactly the recorded reply, to auth
 
 test('SMTP refusing during the send: retried with backoff, sent exactly once when it returns', async () => {
   await queueReply(t.db, queueOptions(1, fixture('fail-two-new-duplicates-clang.json'), replyConfig()));
-  const transport = nodemailer.createTransport({ host: smtp.host, port: smtp.port, secure: false });
   const t0 = Date.parse('2024-03-01T10:30:00.000Z');
   const at = (ms: number) => new Date(t0 + ms);
-  try {
-    smtp.refuse({ code: 421 });
-    assert.deepEqual((await deliverPending(t.db, { transport, backoff, now: at(0) })).retrying, [1]);
-    assert.equal(reply().attempts, 1);
-    assert.equal(reply().state, 'pending');
-    assert.equal(reply().next_attempt_at, at(60_000).toISOString());
-    assert.ok(reply().last_error, 'the refusal is recorded');
+  smtp.refuse({ code: 421 });
+  assert.deepEqual((await deliverPending(t.db, { smtp: smtpConfig(), backoff, now: at(0) })).retrying, [1]);
+  assert.equal(reply().attempts, 1);
+  assert.equal(reply().state, 'pending');
+  assert.equal(reply().next_attempt_at, at(60_000).toISOString());
+  assert.ok(reply().last_error, 'the refusal is recorded');
 
-    // Not due yet: no attempt, however often the daemon asks.
-    await deliverPending(t.db, { transport, backoff, now: at(30_000) });
-    assert.equal(reply().attempts, 1);
+  // Not due yet: no attempt, however often the daemon asks.
+  await deliverPending(t.db, { smtp: smtpConfig(), backoff, now: at(30_000) });
+  assert.equal(reply().attempts, 1);
 
-    smtp.refuse({ code: 451 }); // now refusing at MAIL FROM instead of at connect
-    assert.deepEqual((await deliverPending(t.db, { transport, backoff, now: at(60_000) })).retrying, [1]);
-    assert.equal(reply().attempts, 2);
-    assert.match(reply().last_error!, /^451 /);
-    assert.equal(
-      reply().next_attempt_at,
-      at(60_000 + 120_000).toISOString(),
-      'the second wait is twice the first',
-    );
+  smtp.refuse({ code: 451 }); // now refusing at MAIL FROM instead of at connect
+  assert.deepEqual(
+    (await deliverPending(t.db, { smtp: smtpConfig(), backoff, now: at(60_000) })).retrying,
+    [1],
+  );
+  assert.equal(reply().attempts, 2);
+  assert.match(reply().last_error!, /^451 /);
+  assert.equal(
+    reply().next_attempt_at,
+    at(60_000 + 120_000).toISOString(),
+    'the second wait is twice the first',
+  );
 
-    smtp.accept();
-    assert.deepEqual((await deliverPending(t.db, { transport, backoff, now: at(180_000) })).sent, [1]);
-    assert.equal(reply().attempts, 3);
-    assert.equal(reply().state, 'sent');
-    await deliverPending(t.db, { transport, backoff, now: at(3600_000) });
-    assert.equal(smtp.received.length, 1, 'exactly one copy reached the server');
-  } finally {
-    transport.close();
-  }
+  smtp.accept();
+  assert.deepEqual((await deliverPending(t.db, { smtp: smtpConfig(), backoff, now: at(180_000) })).sent, [1]);
+  assert.equal(reply().attempts, 3);
+  assert.equal(reply().state, 'sent');
+  await deliverPending(t.db, { smtp: smtpConfig(), backoff, now: at(3600_000) });
+  assert.equal(smtp.received.length, 1, 'exactly one copy reached the server');
 });
 
 test('after the last allowed attempt the reply is marked failed, with the error', async () => {

@@ -1,5 +1,5 @@
-// arm64 on today's Xen (scripts/get-xen.sh master), cross-built with Debian's
-// gcc-aarch64-linux-gnu in Podman. Xen's own build runs its duplicate check on x86 only, so an
+// Today's Xen (scripts/get-xen.sh master) under x86 gcc-12 and clang-14 and arm64, the latter
+// cross-built with Debian's gcc-aarch64-linux-gnu in Podman. Xen's own build runs its duplicate check on x86 only, so an
 // arm64 live-patchable hypervisor can ship with duplicates nobody sees: listci reads xen-syms
 // itself, with Xen's rule, and must find exactly what Xen's tools/symbols would.
 import assert from 'node:assert/strict';
@@ -161,6 +161,43 @@ test(
       );
     } finally {
       removeTree(copy);
+    }
+  },
+);
+
+test(
+  "a change to common code is built under every toolchain on today's Xen, incrementally, and passes",
+  { skip: skipUnlessCi(missing), timeout: 30 * 60_000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'listci-master-common-'));
+    chmodSync(dir, 0o755);
+    try {
+      const { mbox: common } = contributorSeries(
+        XEN_MASTER_REPO,
+        dir,
+        'xen/version: export a build counter',
+        (clone) => {
+          const f = join(clone, 'xen/common/version.c');
+          writeFileSync(f, `${readFileSync(f, 'utf8')}\nconst unsigned int xen_build_counter = 1;\n`);
+        },
+      );
+      const { code, result } = await listciCheck(checkConfig(dir, work.dir, XEN_MASTER_REPO, TOOLCHAINS), [
+        '--mbox',
+        common,
+      ]);
+      assert.equal(code, 0, result.summary);
+      assert.equal(result.verdict, 'pass');
+      for (const t of TOOLCHAINS) {
+        const base = result.builds.find((b) => b.phase === 'baseline' && b.toolchain === t.name)!;
+        const series = result.builds.find((b) => b.phase === 'series' && b.toolchain === t.name)!;
+        assert.equal(series.verdict, 'pass', t.name);
+        assert.equal(series.mode?.rule, 'incremental', `${t.name}: on the base's snapshot`);
+        console.log(
+          `${t.name} (${series.arch}) on today's Xen: baseline ${base.cached ? 'cached' : `${(base.durationMs / 1000).toFixed(1)} s cold`}, series ${(series.durationMs / 1000).toFixed(1)} s incremental, ${base.duplicates.preexisting.length} pre-existing duplicate(s)`,
+        );
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   },
 );
