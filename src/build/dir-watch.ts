@@ -1,3 +1,4 @@
+import { statfsSync } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { workDirFull } from './disk-space.ts';
@@ -45,10 +46,24 @@ export interface DirWatch {
   checkNow(): Promise<void>;
 }
 
+/** Bytes in use on the file system holding `dir`, or null when it cannot be asked. */
+function usedBytes(dir: string): number | null {
+  try {
+    const s = statfsSync(dir);
+    return (s.blocks - s.bfree) * s.bsize;
+  } catch {
+    return null;
+  }
+}
+
 /** Starts watching; onExceeded is called at most once. */
 export function watchBuildDir(dir: string, opts: WatchOptions): DirWatch {
   let busy: Promise<void> | null = null;
   let fired = false;
+  // Everything the build writes shows in its file system's usage: while that has grown by less
+  // than the limit, the build dir cannot be over it, and no walk of its files (which competes
+  // with the compiler for the two cores) is needed.
+  const usedAtStart = usedBytes(opts.workDir);
   const tick = async (): Promise<void> => {
     if (fired) return;
     try {
@@ -58,6 +73,8 @@ export function watchBuildDir(dir: string, opts: WatchOptions): DirWatch {
         opts.onExceeded({ kind: 'disk', message: full });
         return;
       }
+      const fsUsed = usedBytes(opts.workDir);
+      if (usedAtStart !== null && fsUsed !== null && fsUsed - usedAtStart <= opts.maxBytes) return;
       const used = await allocatedBytes(dir);
       if (used > opts.maxBytes && !fired) {
         fired = true;
