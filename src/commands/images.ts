@@ -16,7 +16,7 @@ export function imagesCommand(): Command {
     .description(
       'build toolchain images from config/toolchains/ on a local Debian base image (no registry needed)',
     )
-    .argument('[names...]', 'gcc-12, gcc-11, clang-NN (default: gcc-12 gcc-11 clang-14)')
+    .argument('[names...]', 'gcc-12, gcc-11, clang-NN, gcc-12-arm64 (default: gcc-12 gcc-11 clang-14)')
     .option('--rebuild', 'rebuild images that exist')
     .addHelpText('after', '\nExample:\n  listci images build gcc-12 clang-14')
     .action((names: string[], opts: { rebuild?: boolean }) => {
