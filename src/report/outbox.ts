@@ -13,7 +13,8 @@ import type { ReplyState } from './policy.ts';
 // first looked for in the list's mailbox by Message-ID, and only sent when not found.
 // An attempt that fails once the server had the message (no answer to the end of DATA, a
 // dropped connection, a 421 there) may have been delivered all the same: it stays in
-// flight and takes the same road as one interrupted by a crash.
+// flight and takes the same road as one interrupted by a crash. A 4xx other than 421 to
+// the end of DATA is the server saying it did not take it: retried like any refusal.
 //
 //   pending ──claim──> sending ──250 / found in the list mailbox──> sent
 //      ^                 │  ^  │
@@ -321,8 +322,13 @@ async function attempt(
   } catch (e) {
     const err = e as SendError;
     const message = `${err.responseCode ? `${err.responseCode} ` : ''}${err.message}`.slice(0, 2000);
-    const permanent = typeof err.responseCode === 'number' && err.responseCode >= 500;
-    if (err.handedOver && !permanent) return maybeSent(db, row, message, { ...ctx, attempts });
+    const code = typeof err.responseCode === 'number' ? err.responseCode : null;
+    const permanent = code !== null && code >= 500;
+    // A 4xx answer to the end of DATA says the server did not take the message (RFC 5321
+    // 4.2.5): an ordinary retry. Only no answer, a dropped connection or 421 (closing the
+    // channel, perhaps after taking it) leave it unknown.
+    const refused = code !== null && code >= 400 && code !== 421;
+    if (err.handedOver && !permanent && !refused) return maybeSent(db, row, message, { ...ctx, attempts });
     if (permanent || attempts >= ctx.backoff.maxAttempts) {
       markFailed(db, row, message);
       ctx.log.error({ ...what, attempts, err: message }, 'reply failed for good');

@@ -32,7 +32,7 @@ export interface TestSmtp {
    * the message first (recorded and relayed: a server that queued it before failing);
    * without it the message is lost. null answers normally again.
    */
-  failAfterData(how: { answer: '421' | 'drop'; deliver: boolean } | null): void;
+  failAfterData(how: { answer: '421' | '451' | 'drop'; deliver: boolean } | null): void;
   /** Messages whose data the server read to the end, delivered or not. */
   dataEnds(): number;
   /** Resolves once `n` messages were received (recorded and relayed) in total. */
@@ -59,7 +59,7 @@ export async function startSmtp(opts: SmtpOptions = {}): Promise<TestSmtp> {
   let refusing: { code: 421 | 451; until: number } | null = null;
   let mailFromHold: number | null = null;
   let dataEndHold: number | null = null;
-  let afterData: { answer: '421' | 'drop'; deliver: boolean } | null = null;
+  let afterData: { answer: '421' | '451' | 'drop'; deliver: boolean } | null = null;
   let dataEndCount = 0;
   // Held answers, so that a release (or stop) answers them now instead of leaving timers behind.
   const held = new Map<NodeJS.Timeout, () => void>();
@@ -111,8 +111,9 @@ export async function startSmtp(opts: SmtpOptions = {}): Promise<TestSmtp> {
         void (async () => {
           dataEndCount++;
           const failure = afterData;
-          const fail = (how: { answer: '421' | 'drop' }) => {
+          const fail = (how: { answer: '421' | '451' | 'drop' }) => {
             if (how.answer === '421') return cb(smtpError(421, 'Service shutting down, closing channel'));
+            if (how.answer === '451') return cb(smtpError(451, 'Requested action aborted: local error'));
             // No answer at all: the client is left waiting on a dead connection.
             for (const c of server.connections as Set<{ session: unknown; _socket: { destroy(): void } }>)
               if (c.session === session) c._socket.destroy();

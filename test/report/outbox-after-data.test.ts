@@ -108,6 +108,19 @@ for (const answer of ['421', 'drop'] as const) {
   });
 }
 
+test('a 451 to the end of DATA is the server refusing the reply: retried at once, with no lookup, and sent once', async () => {
+  const id = await queue();
+  const { lookups, imapCheck } = recordedLookup();
+  smtp.failAfterData({ answer: '451', deliver: false });
+  const first = await deliver(minutes(0), { imapCheck });
+  assert.deepEqual([first.retrying, first.waiting], [[id], []], 'not "maybe sent"');
+  smtp.failAfterData(null);
+  const second = await deliver(minutes(5), { imapCheck });
+  assert.deepEqual(second.sent, [id]);
+  assert.deepEqual(lookups, [], 'nothing to look up: the server said it did not take it');
+  assert.equal(await copiesOnTheList(reply().message_id), 1);
+});
+
 test('no answer to the end of DATA before the timeout (the server took it): found on the list, not sent again', async () => {
   const id = await queue();
   const { imapCheck } = recordedLookup();
