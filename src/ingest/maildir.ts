@@ -4,7 +4,13 @@
 import { readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
-import { ingestMessages, type IngestSummary, type ProcessConfig, type ProcessOptions } from './process.ts';
+import {
+  emptySummary,
+  ingestMessages,
+  type IngestSummary,
+  type ProcessConfig,
+  type ProcessOptions,
+} from './process.ts';
 
 export interface MaildirSummary extends IngestSummary {
   /** Files moved from new/ to cur/. */
@@ -80,15 +86,7 @@ export class MaildirReader {
     }
     files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
-    const total: MaildirSummary = {
-      messages: 0,
-      stored: 0,
-      duplicates: 0,
-      kinds: {},
-      versions: [],
-      superseded: [],
-      moved: 0,
-    };
+    const total: MaildirSummary = { ...emptySummary(), moved: 0 };
     const batch = this.opts.batch ?? 500;
     for (let i = 0; i < files.length; i += batch) {
       // A file gone since the listing was moved by another reader: the next scan finds it

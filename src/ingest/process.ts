@@ -170,6 +170,11 @@ export interface IngestSummary {
  * Stores and processes a stream of raw mails, committing every `batch` mails: one
  * broken mail is stored and marked, never stops the import.
  */
+/** A summary of nothing ingested yet. */
+export function emptySummary(): IngestSummary {
+  return { messages: 0, stored: 0, duplicates: 0, kinds: {}, versions: [], superseded: [] };
+}
+
 export function ingestMessages(
   db: Database,
   mails: Iterable<Buffer>,
@@ -177,14 +182,7 @@ export function ingestMessages(
   cfg: ProcessConfig,
   opts: ProcessOptions & { batch?: number; afterCommit?: (count: number) => void } = {},
 ): IngestSummary {
-  const summary: IngestSummary = {
-    messages: 0,
-    stored: 0,
-    duplicates: 0,
-    kinds: {},
-    versions: [],
-    superseded: [],
-  };
+  const summary = emptySummary();
   const versions = new Set<number>();
   const batch = opts.batch ?? 500;
   let pending: Buffer[] = [];

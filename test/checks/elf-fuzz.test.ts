@@ -7,22 +7,11 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ElfError, parseElf } from '../../src/checks/elf.ts';
 import { FIXTURES, run, tempDir } from './fixture-tree.ts';
+import { rng } from '../helpers/rng.ts';
 
 const CASES = Number(process.env.LISTCI_FUZZ_CASES ?? 4000);
 const SEED = Number(process.env.LISTCI_FUZZ_SEED ?? 20240611);
 const MAX_CASE_MS = 250;
-
-/** mulberry32: tiny, deterministic, good enough to pick bytes. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const work = tempDir('fuzz');
 after(() => rmSync(work, { recursive: true, force: true }));

@@ -13,22 +13,11 @@ import { test } from 'node:test';
 import { openDb } from '../../src/db/open.ts';
 import { ingestMessages } from '../../src/ingest/process.ts';
 import { runCli } from '../helpers/cli.ts';
+import { rng } from '../helpers/rng.ts';
 
 const SEED = Number(process.env.LISTCI_FUZZ_SEED ?? 13);
 const CASES = Number(process.env.LISTCI_FUZZ_CASES ?? 240);
 const MB = 1024 * 1024;
-
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Fuzzed {
   raw: Buffer;
