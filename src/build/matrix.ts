@@ -248,17 +248,22 @@ export async function buildOne(
     }
   }
 
-  // Where it starts: this run's baseline for the series; the newest trusted snapshot otherwise.
-  let start: BuildStart | null;
+  // Where it starts: this run's baseline for the series; otherwise the newest trusted snapshot
+  // whose commit this tree knows (a work dir can hold snapshots of other trees: 4.17 and master).
+  let start: BuildStart | null = null;
+  let changed: string[] = [];
   if (input.phase === 'series') {
     start = input.startFrom?.find((b) => b.toolchain === toolchain.name)?.start ?? null;
+    if (start) changed = await input.changedSince(start.commit);
   } else {
-    const latest = store.latest(toolchain.name, key);
-    start = latest
-      ? { dir: latest.dir, commit: latest.meta.commit, cleanDurationMs: latest.meta.cleanDurationMs }
-      : null;
+    for (const c of store.candidates(toolchain.name, key).slice(0, 3)) {
+      const diff = await input.changedSince(c.meta.commit).catch(() => null);
+      if (diff === null) continue;
+      start = { dir: c.dir, commit: c.meta.commit, cleanDurationMs: c.meta.cleanDurationMs };
+      changed = diff;
+      break;
+    }
   }
-  const changed = start ? await input.changedSince(start.commit) : [];
   const mode = chooseBuildMode(start, changed, {
     subdir: input.recipe.subdir,
     what: input.phase === 'series' ? 'the series' : 'the base',

@@ -50,9 +50,9 @@ export class SnapshotStore {
     return meta && existsSync(dir) ? { dir, meta } : null;
   }
 
-  /** The newest snapshot of this toolchain and configuration, whatever its commit. */
-  latest(toolchain: string, key: string): Snapshot | null {
-    return this.all(toolchain).find((s) => s.meta.key === key) ?? null;
+  /** Snapshots of this toolchain and configuration, newest first, whatever their commit. */
+  candidates(toolchain: string, key: string): Snapshot[] {
+    return this.all(toolchain).filter((s) => s.meta.key === key);
   }
 
   /** Newest first. */
