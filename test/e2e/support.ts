@@ -327,7 +327,15 @@ export async function startXenDaemon(o: {
         recheckSeconds: 5,
       },
     },
-    repo: { url: XEN_REPO, mirror: join(o.workDir, 'xen-mirror.git'), defaultBranch: 'main', worktrees: 1 },
+    // The mirror (and so the worktree pool) `checkConfig` gives the same tree: a worktree slot
+    // fresh from `git worktree add` has every file newer than the shared snapshot, and make then
+    // rebuilds everything.
+    repo: {
+      url: XEN_REPO,
+      mirror: join(o.workDir, `mirror-${basename(XEN_REPO)}`),
+      defaultBranch: 'main',
+      worktrees: 1,
+    },
     build: {
       runner: 'podman',
       socket: SOCKET,
