@@ -15,6 +15,7 @@ import { ingestMessages, loadSeriesToCheck } from '../../src/ingest/process.ts';
 import { reproduceLine } from '../../src/report/render.ts';
 import { queueReply } from '../../src/report/reply.ts';
 import { startWebServer, type WebServer } from '../../src/web/server.ts';
+import { replyConfig } from '../report/support.ts';
 
 const WEB_URL = 'https://ci.example.org/listci';
 const LIST = 'xen-devel@lists.xenproject.org';
@@ -63,20 +64,7 @@ before(async () => {
   const series = loadSeriesToCheck(db, versionId);
   runId = recordCheckResult(db, { result, versionId, origin: 'mail' });
   await queueReply(db, {
-    reply: {
-      policy: 'always',
-      dryRun: false,
-      outbox: join(dir, 'outbox'),
-      from: 'listci <listci@ci.example.org>',
-      ccList: true,
-      cc: [],
-      optOut: [],
-      perAuthorPerHour: 5,
-      perHour: 60,
-      webUrl: WEB_URL,
-      smtp: null,
-      retryBaseSeconds: 60,
-    },
+    reply: replyConfig({ outbox: join(dir, 'outbox'), webUrl: WEB_URL }),
     listAddress: LIST,
     input: {
       result,
