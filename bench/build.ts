@@ -12,38 +12,16 @@
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ToolchainConfig } from '../src/config/schema.ts';
-import { ContainerRunner, ensureOwner, findSocket } from '../src/build/engine.ts';
-import { imageFor, runMatrix, type ToolchainBuild } from '../src/build/matrix.ts';
+import { ContainerRunner, ensureOwner } from '../src/build/engine.ts';
+import { runMatrix } from '../src/build/matrix.ts';
+import { imageFor, type ToolchainBuild } from '../src/build/toolchain-build.ts';
 import { makeArgv, XEN_RECIPE, type RecipeConfig } from '../src/build/recipe.ts';
 import { copyTree } from '../src/build/snapshots.ts';
+import { benchToolchain, xenBenchSetup } from './xen-setup.ts';
 
-const repo = new URL('..', import.meta.url).pathname;
-const socket = findSocket(null);
-execFileSync(join(repo, 'scripts/start-podman-service.sh'), [socket], { stdio: 'inherit' });
-// LISTCI_BENCH_XEN=4.17 measures Debian's 4.17.5 instead of today's tree.
-const xen = execFileSync(join(repo, 'scripts/get-xen.sh'), [process.env.LISTCI_BENCH_XEN ?? 'master'], {
-  encoding: 'utf8',
-})
-  .trim()
-  .split('\n')
-  .pop()!;
-
-const RECIPE: RecipeConfig = XEN_RECIPE;
-const TOOLCHAINS: Record<string, ToolchainConfig> = {
-  'gcc-12': { name: 'gcc-12', image: null, cc: 'gcc-12', hostcc: null, makeArgs: [], configFragment: [] },
-  'gcc-11': { name: 'gcc-11', image: null, cc: 'gcc-11', hostcc: null, makeArgs: [], configFragment: [] },
-  'clang-14': {
-    name: 'clang-14',
-    image: null,
-    cc: 'clang-14',
-    hostcc: null,
-    makeArgs: ['clang=y'],
-    configFragment: [],
-  },
-};
 const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['gcc-12', 'gcc-11', 'clang-14'];
-execFileSync(join(repo, 'scripts/build-images.sh'), names, { stdio: 'inherit', cwd: repo });
+const { socket, xen } = xenBenchSetup(names);
+const RECIPE: RecipeConfig = XEN_RECIPE;
 
 const runner = new ContainerRunner({ socketPath: socket });
 const limits = { memoryMb: 4096, pids: 4096, cpus: 2, timeoutMs: 20 * 60_000 };
@@ -59,8 +37,7 @@ function patch(src: string): void {
 
 const rows: string[] = [];
 for (const name of names) {
-  const tc = TOOLCHAINS[name];
-  if (!tc) throw new Error(`unknown toolchain ${name}`);
+  const tc = benchToolchain(name);
   const src = join(root, `src-${name}`);
   const workDir = join(root, `work-${name}`);
   execFileSync('git', ['-C', xen, 'worktree', 'add', '--detach', '-f', src, 'upstream'], { stdio: 'ignore' });

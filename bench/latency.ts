@@ -1,15 +1,22 @@
 // What a contributor waits for: from the IMAP APPEND of a one-patch series to listci's reply
-// reaching the SMTP server, on real Xen (scripts/get-xen.sh) with warm caches, three toolchains
-// (gcc-12, gcc-11, clang-14) in Podman; the daemon runs as its own process, as in production.
-// Then the same changes built by hand: plain `make` in one long-lived container per toolchain,
-// same image, same build dir, same starting state; the ratio is listci's latency over the sum
-// of those plain builds (the toolchains build one after the other, parallel 1).
+// reaching the SMTP server, on real Xen (scripts/get-xen.sh), three toolchains (gcc-12, gcc-11,
+// clang-14) in Podman; the daemon runs as its own process, as in production. Three cases, each
+// `runs` times (median), each series posted with `base-commit:` of upstream's newest main:
+//   warm    the base was built before
+//   idle    upstream main moved by a commit that changes a common header (xen/include/xen/lib.h)
+//           and the daemon had the time to warm the new base up before the series came
+//   now     upstream moved at the moment the series was posted: no time for a warm-up
+// with the per-stage times of each run. Then the warm case's changes built by hand: plain `make`
+// in one long-lived container per toolchain, same image, same build dir, same starting state;
+// the ratio is listci's latency over the sum of those plain builds (parallel 1).
 //
-//   node --import tsx bench/latency.ts [runs]        (default 3 series; targets: < 60 s, ratio < 1.3)
+//   node --import tsx bench/latency.ts [runs]        (default 3; targets: warm < 60 s, ratio < 1.3,
+//                                                    idle within 1.2x warm)
 //
 // LISTCI_BENCH_WORKDIR (default /var/tmp/listci-bench-latency) keeps the mirror, build dirs and
 // baseline cache between runs: the first run builds each baseline cold (minutes), later ones do not.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   appendFileSync,
   chmodSync,
@@ -18,47 +25,30 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ContainerRunner, ensureOwner, findSocket } from '../src/build/engine.ts';
+import { ContainerRunner, ensureOwner } from '../src/build/engine.ts';
 import { makeArgv, XEN_RECIPE, type RecipeConfig } from '../src/build/recipe.ts';
-import type { ToolchainConfig } from '../src/config/schema.ts';
 import type { RunDetail } from '../src/query/types.ts';
 import { startDovecot } from '../test/helpers/dovecot.ts';
 import { startSmtp } from '../test/helpers/smtp.ts';
 import { startXenDaemon } from '../test/e2e/support.ts';
+import { benchToolchain, xenBenchSetup } from './xen-setup.ts';
 
-const repo = new URL('..', import.meta.url).pathname;
 const runs = Number(process.argv[2] ?? 3);
-const socket = findSocket(null);
+const FETCH_MINUTES = 0.1; // the bench's daemon fetches every 6 s
 const LIST = 'xen-devel@lists.xenproject.org';
-execFileSync(join(repo, 'scripts/start-podman-service.sh'), [socket], { stdio: 'inherit' });
-// LISTCI_BENCH_XEN=4.17 measures Debian's 4.17.5 instead of today's tree.
-const xen = execFileSync(join(repo, 'scripts/get-xen.sh'), [process.env.LISTCI_BENCH_XEN ?? 'master'], {
-  encoding: 'utf8',
-})
-  .trim()
-  .split('\n')
-  .pop()!;
-execFileSync(join(repo, 'scripts/build-images.sh'), ['gcc-12', 'gcc-11', 'clang-14'], {
-  stdio: 'inherit',
-  cwd: repo,
-});
+const { socket, xen } = xenBenchSetup(['gcc-12', 'gcc-11', 'clang-14']);
 
 const RECIPE: RecipeConfig = XEN_RECIPE;
-const tc = (name: string, makeArgs: string[] = []): ToolchainConfig => ({
-  name,
-  image: `localhost/listci/${name}`,
-  cc: name,
-  hostcc: null,
-  makeArgs,
-  configFragment: [],
-});
-const TOOLCHAINS = [tc('gcc-12'), tc('gcc-11'), tc('clang-14', ['clang=y'])];
-// One C file per series; the warm-up series' file is the "previous series" of the first one.
-// None is compiled twice (common/compat/kernel.c includes ../kernel.c, so a new global there is
-// a real duplicate definition: listci rightly fails it, and rebuilds it from scratch to confirm).
+const TOOLCHAINS = ['gcc-12', 'gcc-11', 'clang-14'].map((n) => ({
+  ...benchToolchain(n),
+  image: `localhost/listci/${n}`,
+}));
+// One C file per series, none compiled twice (common/compat/kernel.c includes ../kernel.c, so a
+// new global there is a real duplicate definition). The first is the untimed warm-up's.
 const FILES = [
   'xen/common/notifier.c',
   'xen/common/version.c',
@@ -66,8 +56,12 @@ const FILES = [
   'xen/common/softirq.c',
   'xen/common/rangeset.c',
   'xen/common/random.c',
+  'xen/common/radix-tree.c',
+  'xen/common/bitmap.c',
+  'xen/common/vsprintf.c',
+  'xen/common/wait.c',
 ];
-if (runs < 1 || runs > FILES.length - 1) throw new Error(`runs must be 1..${FILES.length - 1}`);
+if (runs < 1 || runs > 3) throw new Error('runs must be 1..3');
 
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').trim();
 const loadStart = loadavg();
@@ -78,50 +72,90 @@ mkdirSync(workDir, { recursive: true });
 chmodSync(workDir, 0o755); // builds run as uid 1000 and must traverse to the worktree
 const scratch = mkdtempSync(join(tmpdir(), 'listci-bench-latency-'));
 
-// The series: commits on the base in a scratch clone, posted as `git format-patch` mails.
+// Upstream is a bare copy the bench moves; the clone is both its committer and the contributor.
+const upstream = join(scratch, 'upstream.git');
+execFileSync('git', ['clone', '-q', '--bare', xen, upstream]);
 const clone = join(scratch, 'xen');
-execFileSync('git', ['clone', '-q', '--no-checkout', xen, clone]);
-execFileSync('git', ['-C', clone, 'checkout', '-q', 'main']);
-const base = execFileSync('git', ['-C', clone, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+execFileSync('git', ['clone', '-q', upstream, clone]);
+const ident = ['-c', 'user.name=Bench Author', '-c', 'user.email=bench@example.org'];
+const sh = (args: string[]) =>
+  execFileSync('git', ['-C', clone, ...ident, ...args], { encoding: 'utf8' }).trim();
+sh(['checkout', '-q', 'main']);
 const stamp = Date.now();
-const series = FILES.slice(0, runs + 1).map((file, i) => {
-  execFileSync('git', ['-C', clone, 'checkout', '-q', '--detach', base]);
+let moves = 0;
+
+/** Upstream main moves by one commit that changes a header most of Xen includes. */
+function moveUpstream(): string {
+  sh(['checkout', '-q', 'main']);
+  moves++;
+  // Inside the header's guard and its C part: a declaration every includer compiles once.
+  const lib = join(clone, 'xen/include/xen/lib.h');
+  const text = readFileSync(lib, 'utf8');
+  const at = text.lastIndexOf('#endif /* __ASSEMBLER__ */');
+  if (at < 0) throw new Error(`${lib}: no "#endif /* __ASSEMBLER__ */" to insert before`);
+  const decl = `/* Staging move ${moves} of the latency bench. */\nextern unsigned int listci_staging_${stamp}_${moves};\n\n`;
+  writeFileSync(lib, text.slice(0, at) + decl + text.slice(at));
+  sh(['commit', '-q', '-am', `xen: latency bench staging move ${moves}`]);
+  sh(['push', '-q', 'origin', 'main']);
+  return sh(['rev-parse', 'HEAD']);
+}
+
+let posted = 0;
+/** A one-patch series on upstream's main as it is now, with its base-commit: trailer. */
+function seriesOnMain() {
+  const i = posted++;
+  const file = FILES[i]!;
+  sh(['checkout', '-q', '--detach', 'main']);
+  const base = sh(['rev-parse', 'HEAD']);
   appendFileSync(
     join(clone, file),
     `\n/* Build identifier of the latency bench, series ${i}. */\nconst unsigned int listci_latency_${stamp}_${i} = ${i};\n`,
   );
-  const ident = ['-c', 'user.name=Bench Author', '-c', 'user.email=bench@example.org'];
-  execFileSync('git', [
-    '-C',
-    clone,
-    ...ident,
-    'commit',
-    '-q',
-    '-am',
-    `xen: latency bench change ${i} in ${file}`,
-  ]);
-  const sha = execFileSync('git', ['-C', clone, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
-  execFileSync('git', ['-C', clone, 'branch', '-f', `bench-${i}`, sha]);
-  const mail = execFileSync('git', ['-C', clone, 'format-patch', '-1', '--stdout', `--to=${LIST}`], {
-    encoding: 'utf8',
-  })
+  sh(['commit', '-q', '-am', `xen: latency bench change ${i} in ${file}`]);
+  const sha = sh(['rev-parse', 'HEAD']);
+  sh(['branch', '-f', `bench-${i}`, sha]);
+  const messageId = `latency-${stamp}-${i}@bench.example.org`;
+  const mail = execFileSync(
+    'git',
+    ['-C', clone, 'format-patch', '-1', '--stdout', `--base=${base}`, `--to=${LIST}`],
+    { encoding: 'utf8' },
+  )
     .replace(/^From [0-9a-f]{40} .*\n/, '')
-    .replace(/^(Subject: .*)$/m, `Message-ID: <latency-${stamp}-${i}@bench.example.org>\n$1`);
-  return { file, sha, mail, messageId: `latency-${stamp}-${i}@bench.example.org` };
-});
+    .replace(/^(Subject: .*)$/m, `Message-ID: <${messageId}>\n$1`);
+  return { file, base, sha, mail, messageId };
+}
 
 const dovecot = await startDovecot();
 const smtp = await startSmtp({ relay: (m) => dovecot.append(m.raw) });
-const daemon = await startXenDaemon({ dovecot, smtp, scratch, workDir, toolchains: TOOLCHAINS });
+const daemon = await startXenDaemon({
+  dovecot,
+  smtp,
+  scratch,
+  workDir,
+  toolchains: TOOLCHAINS,
+  extra: {
+    repo: {
+      url: upstream,
+      mirror: join(workDir, 'mirror-bench.git'),
+      defaultBranch: 'main',
+      worktrees: 1,
+      fetchIntervalMinutes: FETCH_MINUTES,
+    },
+  },
+});
 
 interface Measured {
   latencyMs: number;
   runId: number;
   verdict: string | null;
+  /** Series build per toolchain. */
   builds: Record<string, number>;
+  stages: Record<string, number>;
 }
+const ms = (a: string | null, b: string | null) => (a && b ? Date.parse(b) - Date.parse(a) : NaN);
+
 /** APPEND one series, wait for the reply at the SMTP server: the contributor's wait. */
-async function post(s: (typeof series)[number], timeoutMs: number): Promise<Measured> {
+async function post(s: ReturnType<typeof seriesOnMain>, timeoutMs: number): Promise<Measured> {
   const before = smtp.received.length;
   const t0 = Date.now();
   await dovecot.append(s.mail);
@@ -133,27 +167,93 @@ async function post(s: (typeof series)[number], timeoutMs: number): Promise<Meas
     const reply = smtp.received
       .slice(before)
       .find((m) => m.raw.toString('utf8').includes(`In-Reply-To: <${s.messageId}>`));
-    if (reply) {
-      const latencyMs = Date.now() - t0;
-      const runId = Number(/^X-Listci-Run: (\d+)/im.exec(reply.raw.toString('utf8'))?.[1]);
-      const detail = (await (await fetch(`${daemon.url}/api/runs/${runId}`)).json()) as RunDetail;
-      const builds: Record<string, number> = {};
-      for (const b of detail.builds) if (b.phase === 'series') builds[b.toolchain] = b.durationMs ?? NaN;
-      return { latencyMs, runId, verdict: detail.verdict, builds };
+    if (!reply) continue;
+    const latencyMs = Date.now() - t0;
+    const runId = Number(/^X-Listci-Run: (\d+)/im.exec(reply.raw.toString('utf8'))?.[1]);
+    const detail = (await (await fetch(`${daemon.url}/api/runs/${runId}`)).json()) as RunDetail;
+    if (detail.base.commit !== s.base)
+      throw new Error(`run ${runId} built on ${detail.base.commit}, not ${s.base}`);
+    // A base that does not build would time a failure, not a check.
+    const failed = detail.builds
+      .filter((b) => b.status !== 'pass')
+      .map((b) => `${b.phase} ${b.toolchain} ${b.status}`);
+    if (failed.length) throw new Error(`run ${runId}: ${failed.join(', ')}`);
+    const builds: Record<string, number> = {};
+    let baseline = 0;
+    let series = 0;
+    for (const b of detail.builds) {
+      if (b.phase === 'series') {
+        builds[b.toolchain] = b.durationMs ?? NaN;
+        series += b.durationMs ?? 0;
+      } else baseline += b.durationMs ?? 0;
     }
+    const t = detail.timestamps;
+    const stages = {
+      // APPEND → stored and queued (IMAP, grouping), waiting, then mirror + base + apply.
+      intake: Date.parse(t.queued ?? '') - t0,
+      wait: ms(t.queued, t.started),
+      'fetch+apply': ms(t.started, t.buildStart),
+      baseline,
+      series,
+      checks: ms(t.buildStart, t.buildEnd) - baseline - series,
+      reply: latencyMs - (Date.parse(t.buildEnd ?? '') - t0),
+    };
+    return { latencyMs, runId, verdict: detail.verdict, builds, stages };
   }
 }
 
+/** Until every toolchain has a snapshot of `commit`: the warm-up the daemon did on its own. */
+async function warmedUp(commit: string, timeoutMs: number): Promise<number> {
+  const t0 = Date.now();
+  const done = () =>
+    TOOLCHAINS.every((t) => {
+      try {
+        return readdirSync(join(workDir, 'snapshots', t.name)).some(
+          (n) => n.startsWith(`${commit}-`) && n.endsWith('.json'),
+        );
+      } catch {
+        return false;
+      }
+    });
+  while (!done()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`no warm-up of ${commit} within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return Date.now() - t0;
+}
+
+const cases: Record<'warm' | 'idle' | 'now', Measured[]> = { warm: [], idle: [], now: [] };
+const warmUps: number[] = [];
+const warmSeries: ReturnType<typeof seriesOnMain>[] = [];
+const say = (what: string, m: Measured) =>
+  console.error(`${what}: ${(m.latencyMs / 1000).toFixed(1)} s (${m.verdict}, run ${m.runId})`);
 let measured: Measured[] = [];
 try {
-  // Warm-up (not timed): builds or loads every baseline and leaves each build dir warm.
-  const warm = await post(series[0]!, 60 * 60_000);
-  console.error(`warm-up: ${(warm.latencyMs / 1000).toFixed(1)} s (${warm.verdict})`);
-  for (const s of series.slice(1)) {
+  // Untimed: builds or loads every baseline of main.
+  say('warm-up', await post(seriesOnMain(), 60 * 60_000));
+  for (let i = 0; i < runs; i++) {
+    const s = seriesOnMain();
+    warmSeries.push(s);
     const m = await post(s, 15 * 60_000);
-    console.error(`series touching ${s.file}: ${(m.latencyMs / 1000).toFixed(1)} s (${m.verdict})`);
-    measured.push(m);
+    say(`warm ${i + 1} (${s.file})`, m);
+    cases.warm.push(m);
   }
+  for (let i = 0; i < runs; i++) {
+    const head = moveUpstream();
+    const w = await warmedUp(head, 30 * 60_000);
+    warmUps.push(w);
+    console.error(`staging moved to ${head.slice(0, 12)}: warmed up in ${(w / 1000).toFixed(1)} s`);
+    const m = await post(seriesOnMain(), 15 * 60_000);
+    say(`idle ${i + 1}`, m);
+    cases.idle.push(m);
+  }
+  for (let i = 0; i < runs; i++) {
+    moveUpstream();
+    const m = await post(seriesOnMain(), 30 * 60_000);
+    say(`now ${i + 1}`, m);
+    cases.now.push(m);
+  }
+  measured = cases.warm;
 } catch (e) {
   console.error(daemon.tail(30));
   throw e;
@@ -167,10 +267,11 @@ try {
 // fresh copy of the base's snapshot and recompiles the one file its series touched, so the
 // plain build does the same, in its own copy, with every other file dated before the snapshot.
 // The daemon's one mirror has one worktree pool under worktrees/.
-const pool = readdirSync(join(workDir, 'worktrees'))[0]!;
+const pool = createHash('sha256').update(join(workDir, 'mirror-bench.git')).digest('hex').slice(0, 12);
 const wt = join(workDir, 'worktrees', pool, 'wt-0');
+const base = warmSeries[0]!.base;
 // Into FETCH_HEAD only: the objects arrive, no ref is left in listci's mirror.
-execFileSync('git', ['-C', wt, 'fetch', '-q', clone, ...series.map((_, i) => `bench-${i}`)]);
+execFileSync('git', ['-C', wt, 'fetch', '-q', clone, ...warmSeries.map((s) => s.sha)]);
 const plain: Record<string, number[]> = {};
 const runner = new ContainerRunner({ socketPath: socket });
 const copy = join(scratch, 'plain-build');
@@ -214,7 +315,7 @@ for (const t of TOOLCHAINS) {
       execFileSync('podman', ['rm', '-f', ctr], { stdio: 'ignore' });
     }
   };
-  plain[t.name] = series.slice(1).map((s) => make(s.sha));
+  plain[t.name] = warmSeries.map((s) => make(s.sha));
   console.error(`${t.name} plain make: ${plain[t.name]!.map((ms) => (ms / 1000).toFixed(1)).join(', ')} s`);
 }
 
@@ -245,6 +346,37 @@ console.log(
     `median ratio ${medRatio.toFixed(2)} (target < 1.3: ${medRatio < 1.3 ? 'met' : 'MISSED'})`,
 );
 console.log(`verdicts: ${measured.map((m) => m.verdict).join(', ')}`);
+
+// The three cases side by side, medians, with where the time went.
+const STAGES = ['intake', 'wait', 'fetch+apply', 'baseline', 'series', 'checks', 'reply'];
+console.log(
+  `\ncase   median latency  ${STAGES.map((st) => st.padStart(11)).join('')}   (median s per stage)`,
+);
+for (const [name, ms] of Object.entries(cases)) {
+  const med = median(ms.map((m) => m.latencyMs));
+  const stageMeds = STAGES.map((st) => sec(median(ms.map((m) => m.stages[st] ?? NaN))).padStart(11));
+  console.log(
+    `${name.padEnd(6)} ${sec(med).padStart(15)}  ${stageMeds.join('')}   runs: ${ms.map((m) => (m.latencyMs / 1000).toFixed(1)).join(', ')}`,
+  );
+}
+const warmMed = median(cases.warm.map((m) => m.latencyMs));
+const idleMed = median(cases.idle.map((m) => m.latencyMs));
+console.log(
+  `idle / warm = ${(idleMed / warmMed).toFixed(2)} (target <= 1.2: ${idleMed <= 1.2 * warmMed ? 'met' : 'MISSED'}); ` +
+    `warm-ups took ${warmUps.map((w) => (w / 1000).toFixed(1)).join(', ')} s after the push`,
+);
+const cacheStats = TOOLCHAINS.map((t) => {
+  try {
+    const out = execFileSync('ccache', ['-d', join(workDir, 'ccache', t.name), '--print-stats'], {
+      encoding: 'utf8',
+    });
+    const get = (k: string) => Number(new RegExp(`^${k}\\t(\\d+)$`, 'm').exec(out)?.[1] ?? 0);
+    return `${t.name} hits ${get('direct_cache_hit') + get('preprocessed_cache_hit')} misses ${get('cache_miss')}`;
+  } catch {
+    return `${t.name} no ccache stats`;
+  }
+});
+console.log(`ccache (trusted builds only; series read it read-only, uncounted): ${cacheStats.join('; ')}`);
 console.log(`load at start: ${loadStart}`);
 console.log(`load at end:   ${loadavg()}`);
 measured = [];

@@ -10,6 +10,7 @@ PACKAGES=(
   git git-email make gcc clang binutils flex bison python3 ccache   # real git and compilers
   podman runc uidmap slirp4netns fuse-overlayfs containernetworking-plugins debootstrap  # containers
   dovecot-imapd dovecot-core        # the real IMAP server of the integration tests
+  public-inbox                      # a real v2 archive (lore's software) for the public-inbox source
   chromium                          # the browser test of the web page
   dpkg-dev curl xz-utils            # apt-get source, for the real Xen tree (scripts/get-xen.sh)
   libmailtools-perl                 # git send-email (regenerating the mail corpus, e2e series)

@@ -4,9 +4,13 @@
 
 export type Verdict = 'pass' | 'fail' | 'error';
 
+/** The rules of the base cascade (git/base.ts), and `--base` given by hand. */
+export type BaseRule =
+  'base-commit' | 'based-on' | 'subject-tag' | 'default-branch' | 'fallback' | 'explicit';
+
 /** One step of the base cascade, in the order it was tried. */
 export interface BaseStep {
-  rule: string; // 'base-commit' | 'based-on' | 'subject-tag' | 'default-branch' | 'fallback' | 'explicit'
+  rule: BaseRule;
   outcome: 'chosen' | 'skipped' | 'unavailable';
   detail: string;
 }
@@ -37,6 +41,7 @@ export interface DuplicateSymbol {
   objects: string[]; // object files in the build dir that define it, relative to the build dir
   status: FindingStatus;
   introducedBy?: number; // per-patch mode (build.perPatch): the first patch m of m/n with it
+  xenLine?: string; // Xen's own "Duplicate symbol '…' (… != …)" line for it in the build log, when its check printed one
 }
 
 export interface FileCollision {
@@ -106,3 +111,19 @@ export interface CheckResult {
 }
 
 export const EXIT = { pass: 0, fail: 1, error: 2 } as const;
+
+// The headers that mark a mail as listci's own: the reply writer sets them on every mail
+// it sends, and the classifier reads them so that listci never answers itself. Other
+// robots on the list filter on them too; like the shapes above, they do not change.
+
+/** Carries the run id; present on every mail listci sends. */
+export const RUN_HEADER = 'X-Listci-Run';
+/** RFC 3834: tells other robots (and listci) not to answer. */
+export const AUTO_SUBMITTED = 'Auto-Submitted';
+export const AUTO_SUBMITTED_VALUE = 'auto-generated';
+
+/** True for a mail that listci (any instance) sent: header names are case-insensitive. */
+export function isListciMail(headerNames: Iterable<string>): boolean {
+  for (const h of headerNames) if (h.toLowerCase() === RUN_HEADER.toLowerCase()) return true;
+  return false;
+}

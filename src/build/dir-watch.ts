@@ -37,6 +37,8 @@ export interface WatchOptions {
   maxBytes: number;
   workDir: string;
   intervalMs?: number;
+  /** The longest time between two walks of the build dir. */
+  walkEveryMs?: number;
   onExceeded: (e: Exceeded) => void;
 }
 
@@ -62,8 +64,12 @@ export function watchBuildDir(dir: string, opts: WatchOptions): DirWatch {
   let fired = false;
   // Everything the build writes shows in its file system's usage: while that has grown by less
   // than the limit, the build dir cannot be over it, and no walk of its files (which competes
-  // with the compiler for the two cores) is needed.
-  const usedAtStart = usedBytes(opts.workDir);
+  // with the compiler for the two cores) is needed. Another process freeing space at the same
+  // time hides the growth, though: the lowest usage seen is the reference, and a walk is due
+  // every walkEveryMs whatever the usage says.
+  let lowest = usedBytes(opts.workDir);
+  let lastWalk = Date.now();
+  const walkEvery = opts.walkEveryMs ?? 20_000;
   const tick = async (): Promise<void> => {
     if (fired) return;
     try {
@@ -74,7 +80,10 @@ export function watchBuildDir(dir: string, opts: WatchOptions): DirWatch {
         return;
       }
       const fsUsed = usedBytes(opts.workDir);
-      if (usedAtStart !== null && fsUsed !== null && fsUsed - usedAtStart <= opts.maxBytes) return;
+      if (lowest !== null && fsUsed !== null) lowest = Math.min(lowest, fsUsed);
+      const grown = lowest === null || fsUsed === null || fsUsed - lowest > opts.maxBytes;
+      if (!grown && Date.now() - lastWalk < walkEvery) return;
+      lastWalk = Date.now();
       const used = await allocatedBytes(dir);
       if (used > opts.maxBytes && !fired) {
         fired = true;

@@ -6,9 +6,21 @@ import { targetArch } from './arch.ts';
 import { chooseBuildMode, type BuildMode } from './clean-rule.ts';
 import { watchBuildDir, type Exceeded } from './dir-watch.ts';
 import { assertRoom, WorkDirFullError } from './disk-space.ts';
-import { configHash, runRecipe, type RecipeConfig, type RecipeOutcome, type StepName } from './recipe.ts';
+import { runRecipe, type RecipeConfig, type RecipeOutcome, type StepName } from './recipe.ts';
 import type { RunLimits, Runner } from './runner.ts';
 import { copyTree, removeTree, SnapshotStore } from './snapshots.ts';
+import {
+  botErrorOf,
+  imageFor,
+  runBuildDir,
+  snapshotKey,
+  statusOf,
+  type BuildStart,
+  type FinishedBuild,
+  type Phase,
+  type ProgressEvent,
+  type ToolchainBuild,
+} from './toolchain-build.ts';
 
 // Runs one phase (the baseline, then the series) of a run across the toolchains, at most
 // `parallel` at once.
@@ -20,51 +32,6 @@ import { copyTree, removeTree, SnapshotStore } from './snapshots.ts';
 //   workDir/builds/<toolchain>/<slot>/<phase>
 // and that copy is thrown away once the checks have read it. A build starts from a copy only
 // when make can be trusted to get there (clean-rule.ts); otherwise from an empty dir.
-
-export type Phase = 'baseline' | 'series';
-
-/** What the checks stage gets for a finished build; its return value is stored as opaque JSON. */
-export interface CheckInput {
-  toolchain: string;
-  phase: Phase;
-  buildDir: string;
-  image: string;
-  intermediateImage: string;
-  logText: string;
-  status: BuildStatus;
-  /** When the build whose output this is started (ms since the epoch). */
-  startedMs: number;
-}
-
-export type ProgressEvent =
-  | { toolchain: string; phase: Phase; state: 'queued' | 'cached'; elapsedMs: number }
-  | { toolchain: string; phase: Phase; state: 'start'; mode: BuildMode; elapsedMs: number }
-  | { toolchain: string; phase: Phase; state: 'step'; step: StepName; elapsedMs: number }
-  | { toolchain: string; phase: Phase; state: 'clean-rebuild'; elapsedMs: number }
-  | { toolchain: string; phase: Phase; state: 'done'; status: BuildStatus; elapsedMs: number };
-
-/** A progress event in words, as the CLI and the daemon's log both show it. */
-export function progressWords(e: ProgressEvent): string {
-  switch (e.state) {
-    case 'step':
-      return e.step;
-    case 'done':
-      return `done: ${e.status}`;
-    case 'start':
-      return e.mode.reason;
-    default:
-      return e.state;
-  }
-}
-
-/** Where a later build may start from: a trusted snapshot, or this run's own baseline dir. */
-export interface BuildStart {
-  dir: string;
-  /** The commit the dir was built from. */
-  commit: string;
-  /** How long this toolchain's last build from an empty dir took. */
-  cleanDurationMs: number;
-}
 
 export interface MatrixInput {
   runner: Runner;
@@ -96,7 +63,7 @@ export interface MatrixInput {
   logCapBytes: number;
   /** Where logs go: logDir/<phase>-<toolchain>.log */
   logDir: string;
-  check?: ((c: CheckInput) => Promise<unknown>) | undefined;
+  check?: ((c: FinishedBuild) => Promise<unknown>) | undefined;
   /** Series phase: rebuild a failed incremental build from an empty build dir before the series is blamed. */
   confirmFailures?: boolean | undefined;
   /**
@@ -110,75 +77,10 @@ export interface MatrixInput {
   maxBuildDirBytes?: number | undefined;
   /** A series build gets factor × the last clean build's time, at least floorMs (within limits.timeoutMs). */
   seriesTimeout?: { factor: number; floorMs: number } | undefined;
+  /** ccache size per toolchain in MB (workDir/ccache/<toolchain>); 0 or absent: no cache. */
+  ccacheMb?: number | undefined;
   onProgress?: ((e: ProgressEvent) => void) | undefined;
   signal?: AbortSignal | undefined;
-}
-
-export interface ToolchainBuild {
-  toolchain: string;
-  /** Xen's XEN_TARGET_ARCH of the toolchain. */
-  arch: string;
-  phase: Phase;
-  status: BuildStatus;
-  durationMs: number;
-  cached: boolean;
-  botError: string | null;
-  logPath: string | null;
-  buildDir: string;
-  /** Where the recipe stopped and what the runner said; null when served from the cache. */
-  recipe: RecipeOutcome | null;
-  /** true: the failure was reproduced from an empty build dir; null: no confirmation was needed. */
-  confirmedClean: boolean | null;
-  /** Clean or incremental, and why; null when served from the cache. */
-  mode: BuildMode | null;
-  /** Why listci stopped the build (past the series' time or size limit); null when it ran its course. */
-  stopped: string | null;
-  /** What a later build starts from; null when this build left nothing usable. */
-  start: BuildStart | null;
-  check: unknown;
-}
-
-export function imageFor(toolchain: ToolchainConfig): string {
-  return toolchain.image ?? `listci/${toolchain.name}`;
-}
-
-/** This run's own build dir for a toolchain and phase (never a snapshot). */
-export function runBuildDir(workDir: string, toolchain: string, slot: string, phase: Phase): string {
-  return join(workDir, 'builds', toolchain, slot, phase);
-}
-
-/** At the end of a run: its own build dirs go (snapshots stay). */
-export function removeRunDirs(workDir: string, toolchains: ToolchainConfig[], slot: string): void {
-  for (const t of toolchains) removeTree(join(workDir, 'builds', t.name, slot));
-}
-
-/**
- * The snapshot key: the same configuration, and for the local runner the same source path too
- * (its builds see host paths, and dependency files name them; containers always see /src).
- */
-export function snapshotKey(
-  recipe: RecipeConfig,
-  toolchain: ToolchainConfig,
-  image: string,
-  runner: Runner,
-  sourceDir: string,
-): string {
-  return configHash(recipe, toolchain, image, runner.kind === 'local' ? sourceDir : null);
-}
-
-/** One line per outcome: the status a report shows. A bot problem is never the series' fault. */
-export function statusOf(r: RecipeOutcome): BuildStatus {
-  if (r.configError || r.outcome.botError) return 'error';
-  if (r.outcome.timedOut) return 'timeout';
-  if (r.outcome.oomKilled) return 'error';
-  return r.outcome.exitCode === 0 ? 'pass' : 'fail';
-}
-
-function botErrorOf(r: RecipeOutcome, limits: RunLimits): string | null {
-  if (r.configError) return r.configError;
-  if (r.outcome.botError) return r.outcome.botError;
-  if (r.outcome.oomKilled) return `build ran out of memory (limit ${limits.memoryMb} MB) during ${r.step}`;
-  return null;
 }
 
 export async function runMatrix(input: MatrixInput): Promise<ToolchainBuild[]> {
@@ -248,22 +150,7 @@ export async function buildOne(
     }
   }
 
-  // Where it starts: this run's baseline for the series; otherwise the newest trusted snapshot
-  // whose commit this tree knows (a work dir can hold snapshots of other trees: 4.17 and master).
-  let start: BuildStart | null = null;
-  let changed: string[] = [];
-  if (input.phase === 'series') {
-    start = input.startFrom?.find((b) => b.toolchain === toolchain.name)?.start ?? null;
-    if (start) changed = await input.changedSince(start.commit);
-  } else {
-    for (const c of store.candidates(toolchain.name, key).slice(0, 3)) {
-      const diff = await input.changedSince(c.meta.commit).catch(() => null);
-      if (diff === null) continue;
-      start = { dir: c.dir, commit: c.meta.commit, cleanDurationMs: c.meta.cleanDurationMs };
-      changed = diff;
-      break;
-    }
-  }
+  const { start, changed } = await startingPoint(input, toolchain.name, key, store);
   const mode = chooseBuildMode(start, changed, {
     subdir: input.recipe.subdir,
     what: input.phase === 'series' ? 'the series' : 'the base',
@@ -282,18 +169,7 @@ export async function buildOne(
   const logPath = join(input.logDir, `${input.phase}-${toolchain.name}.log`);
   writeFileSync(logPath, `== listci: ${mode.reason}\n`);
 
-  // A series gets a time limit relative to what a clean build of this toolchain takes: a
-  // Makefile that loops must not hold every other series up for the whole configured limit.
-  let limits = input.limits;
-  let relativeLimit: string | null = null;
-  if (input.phase === 'series' && start && start.cleanDurationMs > 0 && input.seriesTimeout) {
-    const { factor, floorMs } = input.seriesTimeout;
-    const ms = Math.max(floorMs, factor * start.cleanDurationMs);
-    if (ms < limits.timeoutMs) {
-      limits = { ...limits, timeoutMs: ms };
-      relativeLimit = `the build ran past ${Math.round(ms / 1000)} s (${factor}× the ${Math.round(start.cleanDurationMs / 1000)} s a clean build of the base took, at least ${Math.round(floorMs / 1000)} s) and was stopped`;
-    }
-  }
+  const { limits, relativeLimit } = seriesLimits(input, start);
 
   let exceeded: Exceeded | null = null;
   const stopper = new AbortController();
@@ -321,6 +197,13 @@ export async function buildOne(
       logCapBytes: input.logCapBytes,
       signal,
       onStep: (step) => progress({ state: 'step', step }),
+      compilerCache: input.ccacheMb
+        ? {
+            hostDir: join(input.workDir, 'ccache', toolchain.name),
+            writable: snapshotting,
+            maxMb: input.ccacheMb,
+          }
+        : null,
     });
 
   let keepDir = false;
@@ -446,4 +329,50 @@ export async function buildOne(
     // The series' copy (or a baseline that cannot be kept) is gone once the checks have read it.
     if (!keepDir) removeTree(buildDir);
   }
+}
+
+/**
+ * Where a build starts: this run's baseline for the series; otherwise the newest trusted
+ * snapshot whose commit this tree knows (a work dir can hold snapshots of other trees: 4.17
+ * and master). `changed`: the paths that differ from it, already made newer.
+ */
+async function startingPoint(
+  input: MatrixInput,
+  toolchain: string,
+  key: string,
+  store: SnapshotStore,
+): Promise<{ start: BuildStart | null; changed: string[] }> {
+  if (input.phase === 'series') {
+    const start = input.startFrom?.find((b) => b.toolchain === toolchain)?.start ?? null;
+    return { start, changed: start ? await input.changedSince(start.commit) : [] };
+  }
+  for (const c of store.candidates(toolchain, key).slice(0, 3)) {
+    const diff = await input.changedSince(c.meta.commit).catch(() => null);
+    if (diff === null) continue;
+    return {
+      start: { dir: c.dir, commit: c.meta.commit, cleanDurationMs: c.meta.cleanDurationMs },
+      changed: diff,
+    };
+  }
+  return { start: null, changed: [] };
+}
+
+/**
+ * A series gets a time limit relative to what a clean build of this toolchain takes: a
+ * Makefile that loops must not hold every other series up for the whole configured limit.
+ */
+function seriesLimits(
+  input: MatrixInput,
+  start: BuildStart | null,
+): { limits: RunLimits; relativeLimit: string | null } {
+  const limits = input.limits;
+  if (input.phase !== 'series' || !start || start.cleanDurationMs <= 0 || !input.seriesTimeout)
+    return { limits, relativeLimit: null };
+  const { factor, floorMs } = input.seriesTimeout;
+  const ms = Math.max(floorMs, factor * start.cleanDurationMs);
+  if (ms >= limits.timeoutMs) return { limits, relativeLimit: null };
+  return {
+    limits: { ...limits, timeoutMs: ms },
+    relativeLimit: `the build ran past ${Math.round(ms / 1000)} s (${factor}× the ${Math.round(start.cleanDurationMs / 1000)} s a clean build of the base took, at least ${Math.round(floorMs / 1000)} s) and was stopped`,
+  };
 }

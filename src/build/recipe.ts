@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { readBuildFile, UnsafeFileError } from '../safe-file.ts';
 import { configSchema, type RawConfig, type ToolchainConfig } from '../config/schema.ts';
 import { botFailure, type Mount, type RunLimits, type RunOutcome, type Runner } from './runner.ts';
@@ -62,6 +62,34 @@ export interface RecipeInput {
   logCapBytes: number;
   signal?: AbortSignal | undefined;
   onStep?: ((step: StepName) => void) | undefined;
+  /** The toolchain's compiler cache; null or absent: none. */
+  compilerCache?: CompilerCache | null | undefined;
+}
+
+/** A ccache dir on the host. Only a trusted build (a mirror commit's baseline) may write it. */
+export interface CompilerCache {
+  hostDir: string;
+  writable: boolean;
+  maxMb: number;
+}
+
+export const CCACHE_IN_CONTAINER = '/ccache';
+// Debian's ccache puts compiler-named links in /usr/lib/ccache: first on PATH, `gcc` is ccache.
+const CCACHE_PATH = '/usr/lib/ccache:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/**
+ * The environment ccache needs. Read-only mode for an untrusted build is a courtesy (no failed
+ * writes in the log); the read-only mount is what keeps the series out of the cache. Temporary
+ * files go to the container's tmpfs, never into the cache dir.
+ */
+function cacheEnv(cache: CompilerCache): Record<string, string> {
+  return {
+    PATH: CCACHE_PATH,
+    CCACHE_DIR: CCACHE_IN_CONTAINER,
+    CCACHE_TEMPDIR: '/tmp/ccache',
+    CCACHE_MAXSIZE: `${cache.maxMb}M`,
+    ...(cache.writable ? {} : { CCACHE_READONLY: '1' }),
+  };
 }
 
 export type StepName = 'defconfig' | 'fragment' | 'olddefconfig' | 'verify-config' | 'make';
@@ -77,10 +105,13 @@ export interface RecipeOutcome {
   durationMs: number;
 }
 
-export function mountsFor(sourceDir: string, buildDir: string): Mount[] {
+export function mountsFor(sourceDir: string, buildDir: string, cache: CompilerCache | null = null): Mount[] {
   return [
     { hostPath: sourceDir, containerPath: SRC_IN_CONTAINER, readOnly: true },
     { hostPath: buildDir, containerPath: BUILD_IN_CONTAINER, readOnly: false },
+    ...(cache
+      ? [{ hostPath: cache.hostDir, containerPath: CCACHE_IN_CONTAINER, readOnly: !cache.writable }]
+      : []),
   ];
 }
 
@@ -158,6 +189,8 @@ export async function runRecipe(input: RecipeInput): Promise<RecipeOutcome> {
   const [, build] = mountsFor(input.sourceDir, input.buildDir).map((m) => input.runner.pathIn(m));
   const fragment = fragmentOf(input.recipe, input.toolchain).map((l) => l.trim());
   const reusedConfig = input.configured;
+  const cache = input.runner.isolated ? (input.compilerCache ?? null) : null;
+  if (cache) mkdirSync(cache.hostDir, { recursive: true });
 
   const step = async (name: StepName, argv: string[], shown = argv): Promise<RunOutcome> => {
     input.onStep?.(name);
@@ -166,9 +199,9 @@ export async function runRecipe(input: RecipeInput): Promise<RecipeOutcome> {
       image: input.image,
       argv,
       workdir: build!,
-      mounts: mountsFor(input.sourceDir, input.buildDir),
-      // English messages for the log parser; HOME on the tmpfs. Nothing else.
-      env: { LC_ALL: 'C', HOME: '/tmp' },
+      mounts: mountsFor(input.sourceDir, input.buildDir, cache),
+      // English messages for the log parser; HOME on the tmpfs; the compiler cache. Nothing else.
+      env: { LC_ALL: 'C', HOME: '/tmp', ...(cache ? cacheEnv(cache) : {}) },
       limits: { ...input.limits, timeoutMs: Math.max(1000, deadline - Date.now()) },
       logPath: input.logPath,
       logCapBytes: input.logCapBytes,

@@ -27,11 +27,18 @@ const CUT_MARK = ' [... cut]';
 
 type Rule = (line: string) => Omit<LogFinding, 'excerpt'> | null;
 
+const XEN_DUPLICATE = /^Duplicate symbol '([^']*)' \(([0-9a-fA-F]+) != ([0-9a-fA-F]+)\)/;
+
 /** `Duplicate symbol 'hvm.c#cpu_callback' (ffff82d040221afe != ffff82d04022149e)` from tools/symbols. */
 const xenDuplicate: Rule = (line) => {
-  const m = /^Duplicate symbol '([^']*)' \(([0-9a-fA-F]+) != ([0-9a-fA-F]+)\)/.exec(line.trim());
+  const m = XEN_DUPLICATE.exec(line.trim());
   return m ? { kind: 'duplicate-check', file: null, line: null, message: m[0] } : null;
 };
+
+/** The key a `duplicate-check` finding names ('hvm.c#cpu_callback'), or null for any other finding. */
+export function xenDuplicateKey(e: Pick<LogFinding, 'kind' | 'message'>): string | null {
+  return e.kind === 'duplicate-check' ? (XEN_DUPLICATE.exec(e.message)?.[1] ?? null) : null;
+}
 
 /** `arch/x86/Kconfig:12: syntax error`, `.config:45:warning: symbol value 'x' invalid for FOO`. */
 const kconfig: Rule = (line) => {

@@ -5,7 +5,7 @@
 // message with what a patch shifts anyway taken out — line and column numbers, absolute
 // build-directory paths, addresses and offsets.
 import type { BuildError, DuplicateSymbol, FileCollision, FindingStatus } from '../contract.ts';
-import type { LogFinding } from './buildlog.ts';
+import { xenDuplicateKey, type LogFinding } from './buildlog.ts';
 
 export interface Findings {
   duplicates: Omit<DuplicateSymbol, 'status'>[];
@@ -57,6 +57,8 @@ export function compareWithBaseline(
   baseline: Findings | null,
   roots: { series?: string[]; baseline?: string[] } = {},
 ): ComparedFindings {
+  series = foldXenDuplicateLines(series);
+  baseline = baseline && foldXenDuplicateLines(baseline);
   const status = (known: Set<string>, id: string): FindingStatus => (known.has(id) ? 'preexisting' : 'new');
   const dupKeys = new Set(baseline?.duplicates.map((d) => d.key));
   const files = new Set(baseline?.fileCollisions.map((f) => f.file));
@@ -66,6 +68,29 @@ export function compareWithBaseline(
     fileCollisions: series.fileCollisions.map((f) => ({ ...f, status: status(files, f.file) })),
     errors: series.errors.map((e) => ({ ...e, status: status(errors, errorIdentity(e, roots.series)) })),
   };
+}
+
+/**
+ * Xen's --error-dup prints `Duplicate symbol 'k' (a != b)` for a duplicate that the symbol
+ * table lists too: that is one finding, so it is kept once, as the duplicate, with Xen's line
+ * as its evidence. A line whose key the symbols do not show (no image could be read) stays a
+ * log finding: it is then the only evidence there is.
+ */
+export function foldXenDuplicateLines<F extends Findings>(f: F): F {
+  const keys = new Set(f.duplicates.map((d) => d.key));
+  const lines = new Map<string, string>();
+  const errors = f.errors.filter((e) => {
+    const key = xenDuplicateKey(e);
+    if (key === null || !keys.has(key)) return true;
+    if (!lines.has(key)) lines.set(key, e.message);
+    return false;
+  });
+  if (errors.length === f.errors.length) return f;
+  const duplicates = f.duplicates.map((d) => {
+    const xenLine = lines.get(d.key);
+    return xenLine === undefined ? d : { ...d, xenLine };
+  });
+  return { ...f, duplicates, errors };
 }
 
 /** The log findings the series introduced that fail it: new ones, warnings aside. */

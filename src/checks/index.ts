@@ -14,10 +14,16 @@ export { ElfError, parseElf, readElf } from './elf.ts';
 export { findDuplicates, findFileCollisions, xenSymbols } from './duplicates.ts';
 export { listObjects, traceKeys } from './objects.ts';
 export { parseBuildLog, stripAnsi } from './buildlog.ts';
-export { compareWithBaseline, hasNewFailures, newFailures, normaliseMessage } from './compare.ts';
+export {
+  compareWithBaseline,
+  foldXenDuplicateLines,
+  hasNewFailures,
+  newFailures,
+  normaliseMessage,
+} from './compare.ts';
 export type { Findings, ComparedFindings } from './compare.ts';
 
-export interface CheckBuildInput {
+export interface BuildArtifacts {
   buildDir: string;
   /** The linked image, e.g. `xen-syms`, relative to buildDir. */
   image: string;
@@ -41,7 +47,7 @@ export interface CheckBuildOutput extends Findings {
  * images behind in a reused build dir, so only an image written by this build counts, the
  * newer of the two (Xen's --error-dup stops after `.xen-syms.1`, leaving an old `xen-syms`).
  */
-async function chooseImage(input: CheckBuildInput): Promise<string | null> {
+async function chooseImage(input: BuildArtifacts): Promise<string | null> {
   const candidates = [input.image, input.intermediateImage].filter((p): p is string => !!p);
   const found: { path: string; mtimeMs: number }[] = [];
   for (const c of candidates) {
@@ -77,7 +83,7 @@ function unsafeImage(e: UnsafeFileError, image: string): BuildError {
   return { kind: 'linker', file: image, line: null, message, excerpt: message, status: 'new' };
 }
 
-export async function checkBuildOutput(input: CheckBuildInput): Promise<CheckBuildOutput> {
+export async function checkBuildOutput(input: BuildArtifacts): Promise<CheckBuildOutput> {
   const errors = parseBuildLog(input.logText);
   const at = (p: string) => join(input.buildDir, p);
   const none = { duplicates: [], fileCollisions: [] };

@@ -3,21 +3,23 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { EXIT, type CheckResult } from '../contract.ts';
-import { progressWords } from '../build/matrix.ts';
 import { runnerFromConfig } from '../build/select-runner.ts';
 import { openDb } from '../db/open.ts';
-import { recordCheckResult } from '../db/record.ts';
+import { recordCheckResult } from '../db/runs.ts';
 import { RangeError, seriesFromRange } from '../git/range.ts';
 import { runCheck, type CheckProgress } from '../pipeline/check.ts';
-import { MboxSeriesError, seriesFromMbox } from '../pipeline/series-from-mbox.ts';
 import { summaryText } from '../pipeline/summary-text.ts';
+import { progressLine } from '../pipeline/progress-line.ts';
 import type { SeriesToCheck } from '../series/types.ts';
 import { configOption, contextFrom, ExitError } from './common.ts';
+import { storedSeries } from './check-stored.ts';
+import { MboxSeriesError, seriesFromMbox } from './series-from-mbox.ts';
 
 interface CheckOptions {
   config?: string;
   mbox?: string;
   range?: string;
+  messageId?: string;
   repo: string;
   base?: string;
   toolchains?: string;
@@ -33,6 +35,10 @@ export function checkCommand(): Command {
     )
     .option('--mbox <file>', 'the series as an mbox (or one .eml)')
     .option('--range <A..B>', "commits A..B of a local repository: a contributor's check before posting")
+    .option(
+      '--message-id <id>',
+      'a series the database holds (ingested, e.g. by `ingest --public-inbox`): any of its mails',
+    )
     .option('--repo <dir>', 'the repository --range is read from', '.')
     .option('--base <ref>', 'build on this commit or branch instead of choosing the base')
     .option('--toolchains <names>', 'comma-separated subset of the configured toolchains')
@@ -49,15 +55,24 @@ export function checkCommand(): Command {
 }
 
 async function check(opts: CheckOptions): Promise<number> {
-  if (!!opts.mbox === !!opts.range)
-    throw new ExitError('check: give exactly one of --mbox FILE or --range A..B', EXIT.error);
+  if ([opts.mbox, opts.range, opts.messageId].filter(Boolean).length !== 1)
+    throw new ExitError(
+      'check: give exactly one of --mbox FILE, --range A..B or --message-id ID',
+      EXIT.error,
+    );
   const { config, log } = contextFrom(opts);
   const toolchains = pickToolchains(config.build.toolchains, opts.toolchains);
 
   let series: SeriesToCheck;
   let mirror: { url: string; path: string };
+  let versionId: number | undefined;
   try {
-    if (opts.range) {
+    if (opts.messageId) {
+      ({ series, versionId } = storedSeries(config, opts.messageId));
+      if (!config.repo.url)
+        throw new ExitError('check: repo.url is not configured: no tree to apply the series to', EXIT.error);
+      mirror = { url: config.repo.url, path: config.repo.mirror };
+    } else if (opts.range) {
       const repo = resolve(opts.repo);
       series = (await seriesFromRange(repo, opts.range)).series;
       // The contributor's own clone is the upstream; its mirror is kept apart from the list's.
@@ -111,6 +126,7 @@ async function check(opts: CheckOptions): Promise<number> {
     try {
       const id = recordCheckResult(db, {
         result,
+        ...(versionId !== undefined ? { versionId } : {}),
         origin: 'check',
         timestamps: {
           buildStartedAt: buildWindow?.startedAt ?? null,
@@ -146,27 +162,5 @@ function pickToolchains<T extends { name: string }>(all: T[], wanted: string | u
 /** Live progress on stderr, one line per step with the elapsed time. */
 function progressPrinter(): (p: CheckProgress) => void {
   const t = (ms: number) => `${(ms / 1000).toFixed(1).padStart(6)} s`;
-  const say = (ms: number, line: string) => process.stderr.write(`${t(ms)}  ${line}\n`);
-  return (p) => {
-    switch (p.stage) {
-      case 'mirror':
-        return say(p.elapsedMs, `mirror ${p.detail}`);
-      case 'base':
-        return say(
-          p.elapsedMs,
-          `base ${p.base.commit.slice(0, 12)}${p.base.ref ? ` (${p.base.ref})` : ''}: ${p.base.reason}`,
-        );
-      case 'apply':
-        return say(
-          p.elapsedMs,
-          p.apply.ok
-            ? `applied ${p.apply.applied}/${p.apply.total}`
-            : `apply failed at patch ${p.apply.failedPatch?.number ?? '?'}/${p.apply.total}`,
-        );
-      case 'build': {
-        const e = p.event;
-        return say(p.elapsedMs, `[${e.toolchain}] ${e.phase} ${progressWords(e)}`);
-      }
-    }
-  };
+  return (p) => process.stderr.write(`${t(p.elapsedMs)}  ${progressLine(p)}\n`);
 }

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { withSecrets } from '../config/load.ts';
 import { EXIT } from '../contract.ts';
 import { runDaemon } from '../daemon/daemon.ts';
 import { prepareDemo } from '../daemon/demo.ts';
@@ -48,6 +49,8 @@ async function daemon(opts: DaemonCliOptions): Promise<void> {
     );
     say('  For real lists, builds run in containers: see README.md, "Configuration for a real list".');
   }
+  // The daemon is the command that logs in (IMAP in, SMTP out): its secrets are read here.
+  const secretConfig = withSecrets(config);
   const abort = new AbortController();
   let signals = 0;
   const onSignal = () => {
@@ -59,7 +62,7 @@ async function daemon(opts: DaemonCliOptions): Promise<void> {
   process.on('SIGTERM', onSignal);
   try {
     await runDaemon({
-      config,
+      config: secretConfig,
       log: ctx.log,
       once: opts.once,
       signal: abort.signal,

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { EXIT } from '../contract.ts';
 import { ContainerRunner, findSocket } from '../build/engine.ts';
-import { imageFor } from '../build/matrix.ts';
+import { imageFor } from '../build/toolchain-build.ts';
 import { configOption, contextFrom, ExitError } from './common.ts';
 
 const SCRIPTS = fileURLToPath(new URL('../../scripts/', import.meta.url));

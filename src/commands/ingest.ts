@@ -1,15 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { openDb } from '../db/open.ts';
+import { versionWithSeries } from '../db/versions.ts';
 import { importMaildir } from '../ingest/maildir.ts';
 import { splitMbox } from '../ingest/mbox.ts';
 import { ingestMessages, type IngestSummary } from '../ingest/process.ts';
+import { backfill } from './ingest-public-inbox.ts';
 import { configOption, contextFrom, ExitError } from './common.ts';
 
 interface Opts {
   config?: string;
   mbox?: string;
   maildir?: string;
+  publicInbox?: string;
+  since?: string;
   json?: boolean;
 }
 
@@ -21,20 +25,36 @@ export function ingestCommand(): Command {
     )
     .option('--mbox <file>', 'an mbox file (mboxrd or mboxo, e.g. from lore or `b4 mbox`)')
     .option('--maildir <dir>', 'a Maildir; mails in new/ are moved to cur/ once stored')
+    .option(
+      '--public-inbox <url>',
+      'a public-inbox v2 archive (https://lore.kernel.org/xen-devel, or a local inbox): new mail since the last import',
+    )
+    .option(
+      '--since <span>',
+      'with --public-inbox, on its first import: only mail newer than this (14d, 2w, a date)',
+    )
     .option('--json', 'one JSON object on stdout')
     .addHelpText(
       'after',
-      '\nExample:\n  listci ingest --mbox ~/Downloads/20240501-xen-sched.mbx --config xen-devel.yaml',
+      '\nExamples:\n  listci ingest --mbox ~/Downloads/20240501-xen-sched.mbx --config xen-devel.yaml\n' +
+        '  listci ingest --public-inbox https://lore.kernel.org/xen-devel --since 14d',
     )
-    .action((opts: Opts) => {
-      if (!opts.mbox === !opts.maildir)
-        throw new ExitError('ingest: give exactly one of --mbox FILE or --maildir DIR', 2);
-      const { config } = contextFrom(opts);
+    .action(async (opts: Opts) => {
+      if ([opts.mbox, opts.maildir, opts.publicInbox].filter(Boolean).length !== 1)
+        throw new ExitError(
+          'ingest: give exactly one of --mbox FILE, --maildir DIR or --public-inbox URL',
+          2,
+        );
+      if (opts.since && !opts.publicInbox) throw new ExitError('ingest: --since goes with --public-inbox', 2);
+      const { config, log } = contextFrom(opts);
       const db = openDb(config.database);
       try {
+        // Stored and grouped, never replied to: only the daemon queues checks and replies.
         const summary: IngestSummary = opts.mbox
           ? ingestMessages(db, splitMbox(readFileSync(opts.mbox)), `mbox:${opts.mbox}`, config)
-          : importMaildir(db, opts.maildir!, config);
+          : opts.maildir
+            ? importMaildir(db, opts.maildir, config)
+            : await backfill(db, config, log, opts.publicInbox!, opts.since ?? null);
         const series = describeVersions(db, summary.versions);
         if (opts.json) {
           console.log(JSON.stringify({ ...summary, series }));
@@ -57,20 +77,20 @@ export function ingestCommand(): Command {
 }
 
 function describeVersions(db: ReturnType<typeof openDb>, ids: number[]) {
-  const q = db.prepare(
-    `SELECT sv.id, s.title, sv.version, sv.total, sv.state, sv.missing, sv.head_message_id AS head
-     FROM series_versions sv JOIN series s ON s.id = sv.series_id WHERE sv.id = ?`,
-  );
-  return ids.map((id) => {
-    const r = q.get(id) as {
-      id: number;
-      title: string;
-      version: number;
-      total: number;
-      state: string;
-      missing: string;
-      head: string;
-    };
-    return { ...r, missing: JSON.parse(r.missing) as number[] };
+  return ids.flatMap((id) => {
+    const v = versionWithSeries(db, id);
+    if (!v) return [];
+    const { title, version, total, state } = v;
+    return [
+      {
+        id,
+        title,
+        version,
+        total,
+        state,
+        missing: JSON.parse(v.missing) as number[],
+        head: v.head_message_id,
+      },
+    ];
   });
 }

@@ -3,10 +3,11 @@ import { openDb, type Database } from '../db/open.ts';
 import { listFindings } from '../query/findings.ts';
 import { getSeries } from '../query/series-detail.ts';
 import { listSeries } from '../query/series-list.ts';
-import { parseSince } from '../query/since.ts';
+import { parseSince } from '../since.ts';
 import { weeklyStats } from '../query/stats.ts';
 import { escapeTerminal, formatTable } from '../query/terminal.ts';
 import type { RunDetail, SeriesDetail, SeriesFilters } from '../query/types.ts';
+import { applyLine, baseLine } from '../result-words.ts';
 import { loadConfig } from '../config/load.ts';
 import { configOption, ExitError } from './common.ts';
 
@@ -217,13 +218,9 @@ export function queryCommand(): Command {
 
 function describeRunText(r: RunDetail): string[] {
   const lines = [`  run ${r.id}: ${r.verdict ?? r.state} — ${r.summary ?? ''}`];
-  if (r.base.commit)
-    lines.push(`    base ${r.base.commit.slice(0, 12)} ${r.base.ref ?? ''}: ${r.base.reason ?? ''}`);
+  if (r.base.commit) lines.push(`    base ${baseLine(r.base)}`);
   if (r.apply && !r.apply.ok) {
-    const p = r.apply.failedPatch;
-    lines.push(
-      `    apply failed at ${p ? `patch ${p.number}/${p.total} "${p.subject}"` : 'an unknown patch'}`,
-    );
+    lines.push(`    apply ${applyLine(r.apply)}`);
     for (const l of (r.apply.error ?? '').split('\n')) lines.push(`      ${l}`);
   }
   for (const b of r.builds) {

@@ -9,12 +9,24 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** The parsed config with paths made absolute and secrets read. */
+/**
+ * The parsed config with paths made absolute. Secrets are not read here: only the
+ * commands that use them call readSecrets, so `serve` or `query` start without them.
+ */
 export type Config = RawConfig & {
   /** Where it came from: a path, or "embedded defaults". */
   source: string;
-  secrets: { imapPassword: string | null; smtpPassword: string | null };
+  /** Where relative paths in it resolve: the file's directory, else the working directory. */
+  baseDir: string;
 };
+
+export interface Secrets {
+  imapPassword: string | null;
+  smtpPassword: string | null;
+}
+
+/** A config whose secrets have been read: what the daemon (IMAP in, SMTP out) runs on. */
+export type ConfigWithSecrets = Config & { secrets: Secrets };
 
 export interface LoadOptions {
   /** --config */
@@ -38,7 +50,6 @@ export function findConfigFile(opts: LoadOptions): string | null {
 }
 
 export function loadConfig(opts: LoadOptions = {}): Config {
-  const env = opts.env ?? process.env;
   const cwd = opts.cwd ?? process.cwd();
   const file = findConfigFile(opts);
   let data: unknown = {};
@@ -50,13 +61,10 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       throw new ConfigError(`config: ${file}: not valid YAML: ${msg}`);
     }
   }
-  return parseConfig(data, { source: file ?? 'embedded defaults', baseDir: file ? dirname(file) : cwd, env });
+  return parseConfig(data, { source: file ?? 'embedded defaults', baseDir: file ? dirname(file) : cwd });
 }
 
-export function parseConfig(
-  data: unknown,
-  ctx: { source: string; baseDir: string; env?: NodeJS.ProcessEnv },
-): Config {
+export function parseConfig(data: unknown, ctx: { source: string; baseDir: string }): Config {
   const parsed = configSchema.safeParse(data, { reportInput: true });
   if (!parsed.success) throw new ConfigError(`config: ${ctx.source}: ${describeIssue(parsed.error)}`);
   const cfg = parsed.data;
@@ -65,7 +73,12 @@ export function parseConfig(
   cfg.database = abs(cfg.database);
   cfg.repo.mirror = abs(cfg.repo.mirror);
   cfg.reply.outbox = abs(cfg.reply.outbox);
-  if (cfg.mail.source.type !== 'imap') cfg.mail.source.path = abs(cfg.mail.source.path);
+  const src = cfg.mail.source;
+  if (src.type === 'maildir' || src.type === 'mbox') src.path = abs(src.path);
+  if (src.type === 'public-inbox') {
+    if (!/^https?:\/\//i.test(src.url)) src.url = abs(src.url);
+    if (src.mirror) src.mirror = abs(src.mirror);
+  }
   for (const [pattern] of Object.entries(cfg.repo.branchMap)) {
     try {
       new RegExp(pattern, 'i');
@@ -75,17 +88,24 @@ export function parseConfig(
       );
     }
   }
-  const env = ctx.env ?? process.env;
-  const read = (key: string, ref: SecretRef | null) => (ref ? readSecret(key, ref, ctx, env) : null);
+  return { ...cfg, source: ctx.source, baseDir: ctx.baseDir };
+}
+
+/**
+ * Reads the secrets the config names (the IMAP and SMTP passwords). A missing file or
+ * unset variable is a ConfigError naming the key; call it in the commands that use them.
+ */
+export function readSecrets(config: Config, env: NodeJS.ProcessEnv = process.env): Secrets {
+  const read = (key: string, ref: SecretRef | null) => (ref ? readSecret(key, ref, config, env) : null);
+  const src = config.mail.source;
   return {
-    ...cfg,
-    source: ctx.source,
-    secrets: {
-      imapPassword:
-        cfg.mail.source.type === 'imap' ? read('mail.source.password', cfg.mail.source.password) : null,
-      smtpPassword: read('reply.smtp.password', cfg.reply.smtp?.password ?? null),
-    },
+    imapPassword: src.type === 'imap' ? read('mail.source.password', src.password) : null,
+    smtpPassword: read('reply.smtp.password', config.reply.smtp?.password ?? null),
   };
+}
+
+export function withSecrets(config: Config, env: NodeJS.ProcessEnv = process.env): ConfigWithSecrets {
+  return { ...config, secrets: readSecrets(config, env) };
 }
 
 function readSecret(

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { DEFAULT_MAX_PATCHES } from '../mail/classify.ts';
 
 // Every key here is documented in config/README.md; keep the two in step.
 // Objects are strict: an unknown key is a typo until proven otherwise.
@@ -34,12 +33,65 @@ const mboxSource = z.strictObject({
   path: z.string().min(1),
 });
 
-export const mailSource = z.discriminatedUnion('type', [imapSource, maildirSource, mboxSource]);
+const publicInboxSource = z.strictObject({
+  type: z.literal('public-inbox'),
+  /** A public-inbox v2 archive: lore's https://lore.kernel.org/xen-devel, or a local inbox or mirror. */
+  url: z.string().min(1),
+  /** Between syncs; an unchanged epoch (manifest fingerprint) costs one HTTP request. */
+  pollSeconds: z.number().positive().default(120),
+  /** On the first sync only (no position kept yet), mail older than this is not imported: "1d", "2w", a date. */
+  since: z
+    .string()
+    .regex(/^(\d+\s*[hdw]|\d{4}-\d{2}-\d{2}.*)$/i, { error: 'a span like 12h, 1d, 2w, or a date' })
+    .default('1d'),
+  /** The local mirror of the epochs; default workDir/public-inbox/<archive>. */
+  mirror: z.string().min(1).nullable().default(null),
+});
+
+export const mailSource = z.discriminatedUnion('type', [
+  imapSource,
+  maildirSource,
+  mboxSource,
+  publicInboxSource,
+]);
+
+/** xen-devel, the list listci was written for: the embedded defaults' list. */
+export const XEN_DEVEL_ADDRESSES: readonly string[] = [
+  'xen-devel@lists.xenproject.org',
+  'xen-devel@lists.xen.org',
+];
+/** The tag Mailman puts in xen-devel subjects: "[Xen-devel] [PATCH] ...". */
+export const XEN_DEVEL_SUBJECT_PREFIX = 'Xen-devel';
+
+/** series.maxPatches when the config does not say. */
+export const DEFAULT_MAX_PATCHES = 200;
+
+// One plain addr-spec: what the list's From and Cc headers carry, compared case-insensitively.
+const PLAIN_ADDRESS = /^[^\s@<>()",;:]+@[^\s@<>()",;:]+\.[^\s@<>()",;:.]+$/;
 
 const listSection = z.strictObject({
   name: z.string().min(1).default('local'),
-  /** Every address the list is known by; xen-devel has two. */
-  addresses: z.array(z.string().min(3)).default([]),
+  /**
+   * Every address the list is known by (xen-devel has two). A From the list rewrote to one
+   * of them (DMARC) is traced back to its author; the first is Cc'd on replies.
+   */
+  addresses: z
+    .array(
+      z.string().regex(PLAIN_ADDRESS, {
+        error: (iss) =>
+          `${JSON.stringify(iss.input)} is not a plain mail address (local@domain, no name or brackets)`,
+      }),
+    )
+    .default(() => [...XEN_DEVEL_ADDRESSES]),
+  /** The tag the list's software adds to subjects, without brackets; dropped when reading a subject's tags. */
+  subjectPrefix: z
+    .string()
+    .regex(/^[^[\]\s]+$/, {
+      error: (iss) =>
+        `${JSON.stringify(iss.input)}: write the one tag the list adds, without brackets or spaces (e.g. ${XEN_DEVEL_SUBJECT_PREFIX})`,
+    })
+    .nullable()
+    .default(XEN_DEVEL_SUBJECT_PREFIX),
 });
 
 const seriesSection = z.strictObject({
@@ -62,7 +114,13 @@ const repoSection = z.strictObject({
   branchMap: z.record(z.string(), z.string()).default({}),
   /** Worktrees kept for reuse; builds stay incremental in them. */
   worktrees: z.number().int().positive().default(2),
+  /** The daemon fetches this often (fractions work: 0.5 is 30 s) and on a base it lacks. */
   fetchIntervalMinutes: z.number().positive().default(10),
+  /**
+   * While idle, build the baseline of each watched branch head (defaultBranch, fallbacks, the
+   * branches series used lately) as soon as a fetch moves it: the next series finds it built.
+   */
+  warmUp: z.boolean().default(true),
   gitTimeoutSeconds: z.number().int().positive().default(300),
 });
 
@@ -111,6 +169,12 @@ const buildSection = z.strictObject({
   seriesTimeoutFactor: z.number().positive().default(5),
   /** ...but at least this long (and never more than timeoutMinutes). */
   seriesTimeoutFloorMinutes: z.number().positive().default(5),
+  /**
+   * Compiler cache per toolchain (workDir/ccache/<toolchain>), in MB; 0 turns it off. Trusted
+   * baseline builds read and write it; every other build mounts it read-only, so a series can
+   * never plant an object that a later build takes. Container runners only.
+   */
+  ccacheMb: z.number().int().nonnegative().default(2048),
   /** Skip a toolchain whose architecture the series cannot reach (it changes only other xen/arch/ dirs). */
   skipUntouchedArch: z.boolean().default(true),
   /** Build after each patch to name the patch that introduced each finding. */

@@ -1,13 +1,15 @@
 import type { Database } from 'better-sqlite3';
-import { ConfigError, type Config } from '../config/load.ts';
+import { ConfigError, type Config, type ConfigWithSecrets } from '../config/load.ts';
 import { runnerFromConfig } from '../build/select-runner.ts';
-import { now, openDb } from '../db/open.ts';
+import { failedUnrecorded, hasReadyJob, recoverInterrupted, type Job } from '../db/jobs.ts';
+import { openDb } from '../db/open.ts';
+import { abandonRun, recentBaseRefs, requeueRun, retryRun, startNextRun } from '../db/runs.ts';
 import type { Logger } from '../log.ts';
-import { DEFAULT_BACKOFF, deliverPending, imapCheckFor } from '../report/outbox.ts';
+import { DEFAULT_BACKOFF, deliverPending } from '../report/outbox.ts';
 import { startWebServer, type WebServer } from '../web/server.ts';
-import { claim, complete, fail, failedUnrecorded, recoverInterrupted, type Job } from './queue.ts';
 import { cancelSuperseded, scheduleReady } from './schedule.ts';
-import { imapMailbox, mailSourceFor, processUnclassified } from './sources.ts';
+import { mailboxLookup, mailSourceFor, processUnclassified } from './sources.ts';
+import { WarmUps } from './warm-ups.ts';
 import { executeCheck, recordBotFailure, type JobOutcome } from './worker.ts';
 
 // The main job: mail in → series → run queue → check → record → reply, one check at a
@@ -15,7 +17,8 @@ import { executeCheck, recordBotFailure, type JobOutcome } from './worker.ts';
 // stops its containers, and puts the job back for the next start.
 
 export interface DaemonOptions {
-  config: Config;
+  /** The command reads the secrets: the daemon is what logs in to IMAP and SMTP. */
+  config: ConfigWithSecrets;
   log: Logger;
   /** Process what is there now, then exit (tests, the demo's `--once`). */
   once?: boolean;
@@ -29,6 +32,8 @@ export interface DaemonOptions {
 }
 
 const MAX_ATTEMPTS = 3;
+/** A branch a series was based on this recently is kept warm (branchMap targets: stable-4.19…). */
+const RECENT_BASE_DAYS = 14;
 
 export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const { config, log } = opts;
@@ -90,11 +95,29 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   });
 
   const delivery = startDelivery(db, config, log);
+  const warmUps = config.repo.url
+    ? new WarmUps({
+        config,
+        runner,
+        mirror: {
+          url: config.repo.url,
+          path: config.repo.mirror,
+          timeoutMs: config.repo.gitTimeoutSeconds * 1000,
+        },
+        log,
+        recentRefs: () => recentBaseRefs(db, new Date(Date.now() - RECENT_BASE_DAYS * 86_400_000)),
+      })
+    : null;
+  // A warm-up asks before each toolchain whether a check is waiting, taking in new mail first.
+  const checkWaiting = (): boolean => {
+    intake(db, config, log);
+    return hasReadyJob(db, 'check');
+  };
   try {
     if (opts.once) await source.caughtUp();
     while (!stopping()) {
       intake(db, config, log);
-      const job = claim(db, ['check']);
+      const job = startNextRun(db);
       if (job) {
         await runJob(db, config, log, job, runner, current.signal, opts);
         // Not awaited: a slow SMTP server must not hold up the next check.
@@ -106,6 +129,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
         break;
       }
       void delivery.pass();
+      // Idle: build the base of a moved branch before a series needs it.
+      const warmed = await warmUps?.step(checkWaiting, current.signal).catch((e: unknown) => {
+        if (!stopping()) log.warn({ err: e }, 'warm-up failed');
+        return false;
+      });
+      if (warmed) continue;
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 1000);
         wake = () => {
@@ -148,17 +177,11 @@ async function runJob(
   const timeLimit = AbortSignal.timeout(limitMinutes * 60_000);
   try {
     const outcome = await executeCheck(deps, job.ref_id, AbortSignal.any([signal, timeLimit]));
-    complete(db, job.id);
-    if (outcome.reply?.state === 'dry-run')
-      db.prepare('UPDATE runs SET reply_sent_at = ? WHERE id = ?').run(now(), job.ref_id);
     opts.onRun?.(outcome);
   } catch (e) {
     if (signal.aborted) {
       // Not the job's fault: it goes back to the queue as it was.
-      db.prepare(
-        `UPDATE jobs SET state = 'queued', locked_at = NULL, attempts = attempts - 1 WHERE id = ?`,
-      ).run(job.id);
-      db.prepare(`UPDATE runs SET state = 'queued' WHERE id = ?`).run(job.ref_id);
+      requeueRun(db, job);
       log.info({ run: job.ref_id }, 'check interrupted; it resumes at the next start');
       return;
     }
@@ -170,18 +193,20 @@ async function runJob(
         : String(e);
     const max = opts.maxAttempts ?? MAX_ATTEMPTS;
     log.error({ err: e, run: job.ref_id, attempt: job.attempts }, 'check failed (listci error)');
-    fail(db, job.id, message, { maxAttempts: max, baseDelayMs: 10_000 });
-    if (job.attempts >= max) await recordBotFailure(deps, job.ref_id, message);
-    else db.prepare(`UPDATE runs SET state = 'queued' WHERE id = ?`).run(job.ref_id);
+    if (retryRun(db, job, message, { maxAttempts: max, baseDelayMs: 10_000 })) return;
+    await recordBotFailure(deps, job.ref_id, message).catch((err: unknown) => {
+      // The job ends all the same; the next start records the run (failedUnrecorded).
+      abandonRun(db, job.ref_id, message);
+      throw err;
+    });
   }
 }
 
 /** The outbox's delivery passes, never two at once (an in-flight reply must not look abandoned). */
-function startDelivery(db: Database, config: Config, log: Logger) {
+function startDelivery(db: Database, config: ConfigWithSecrets, log: Logger) {
   let running: Promise<void> | null = null;
   let stopped = false;
-  const mailbox = imapMailbox(config);
-  const imapCheck = mailbox ? imapCheckFor(mailbox) : null;
+  const imapCheck = mailboxLookup(config);
   const once = async () => {
     if (!config.reply.smtp) return;
     const report = await deliverPending(db, {

@@ -48,7 +48,7 @@ export function prepareDemo(base: Config): Demo {
   }));
   const config: Config = {
     ...base,
-    list: { name: 'demo-devel', addresses: ['demo-devel@lists.example.org'] },
+    list: { name: 'demo-devel', addresses: ['demo-devel@lists.example.org'], subjectPrefix: 'demo-devel' },
     mail: { source: { type: 'maildir', path: inbox, pollSeconds: 1 } },
     repo: { ...base.repo, url: tree, mirror: join(dir, 'mirror.git'), defaultBranch: 'main' },
     build: { ...base.build, runner: 'local', toolchains },

@@ -1,8 +1,8 @@
 import type { Database } from 'better-sqlite3';
 import { now } from '../db/open.ts';
-import { stmt } from '../db/stmt.ts';
+import { queueRun, queuedRunsOfSupersededVersions, supersedeRun } from '../db/runs.ts';
+import { firstMailReceivedAt, versionById } from '../db/versions.ts';
 import { readyVersions } from '../series/ready.ts';
-import { cancel, enqueue } from './queue.ts';
 
 // Between the series stage and the check worker: a version that is ready (complete, or
 // incomplete past the wait) gets one run and one job. Runs are created here, not by the
@@ -17,25 +17,15 @@ export interface Scheduled {
 export function scheduleReady(db: Database, at: Date, incompleteWaitMinutes: number): Scheduled[] {
   return readyVersions(db, at, incompleteWaitMinutes).map((v) =>
     db.transaction((): Scheduled => {
-      // When listci first saw any mail of this version: the start of the contributor's wait.
-      const times = stmt(
-        db,
-        `SELECT coalesce(
-                  (SELECT min(m.received_at) FROM messages m
-                    WHERE m.message_id = sv.head_message_id
-                       OR m.message_id IN (SELECT message_id FROM patches WHERE version_id = sv.id)),
-                  sv.first_seen_at) AS received,
-                sv.complete_at
-           FROM series_versions sv WHERE sv.id = ?`,
-      ).get(v.versionId) as { received: string; complete_at: string | null };
+      const completeAt = versionById(db, v.versionId)?.complete_at ?? null;
       const ts = now();
-      const run = stmt(
-        db,
-        `INSERT INTO runs (version_id, origin, state, mail_received_at, series_complete_at, queued_at)
-         VALUES (?, 'mail', 'queued', ?, ?, ?)`,
-      ).run(v.versionId, times.received, v.complete ? (times.complete_at ?? ts) : ts, ts);
-      const runId = Number(run.lastInsertRowid);
-      enqueue(db, 'check', runId, at);
+      const runId = queueRun(db, {
+        versionId: v.versionId,
+        mailReceivedAt: firstMailReceivedAt(db, v.versionId),
+        // Checked incomplete after the wait: the wait ends now, not when the series completes.
+        seriesCompleteAt: v.complete ? (completeAt ?? ts) : ts,
+        runAfter: at,
+      });
       return { runId, versionId: v.versionId };
     })(),
   );
@@ -43,19 +33,5 @@ export function scheduleReady(db: Database, at: Date, incompleteWaitMinutes: num
 
 /** A new version arrived: queued checks of the versions it superseded are dropped. */
 export function cancelSuperseded(db: Database): number[] {
-  const runs = stmt(
-    db,
-    `SELECT r.id FROM runs r JOIN series_versions sv ON sv.id = r.version_id
-      WHERE r.state = 'queued' AND sv.state = 'superseded'`,
-  ).all() as { id: number }[];
-  const cancelled: number[] = [];
-  for (const r of runs) {
-    if (!cancel(db, 'check', r.id)) continue;
-    stmt(
-      db,
-      `UPDATE runs SET state = 'cancelled', finished_at = ?, summary = 'superseded by a newer version' WHERE id = ?`,
-    ).run(now(), r.id);
-    cancelled.push(r.id);
-  }
-  return cancelled;
+  return queuedRunsOfSupersededVersions(db).filter((runId) => supersedeRun(db, runId));
 }

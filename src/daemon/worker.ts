@@ -2,15 +2,18 @@ import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import type { Config } from '../config/load.ts';
 import type { CheckResult } from '../contract.ts';
-import { progressWords } from '../build/matrix.ts';
 import type { Runner } from '../build/runner.ts';
 import { now } from '../db/open.ts';
-import { recordCheckResult } from '../db/record.ts';
-import { loadSeriesToCheck } from '../ingest/process.ts';
+import { messageByMessageId } from '../db/messages.ts';
+import { reusableResultJson } from '../db/run-reads.ts';
+import { abandonRun, errorRun, finishRun, runById } from '../db/runs.ts';
+import { versionById, versionIdOfMessage } from '../db/versions.ts';
 import type { Logger } from '../log.ts';
 import { runCheck, summarise } from '../pipeline/check.ts';
 import { queueReply } from '../report/reply.ts';
 import { reproduceLine, type HeadMail } from '../report/render.ts';
+import { progressLine } from '../pipeline/progress-line.ts';
+import { loadSeriesToCheck } from '../series/load.ts';
 import type { SeriesToCheck } from '../series/types.ts';
 import { VERSION } from '../version.ts';
 
@@ -36,10 +39,9 @@ export async function executeCheck(
   signal: AbortSignal,
 ): Promise<JobOutcome> {
   const { db, config, log } = deps;
-  const run = db.prepare('SELECT id, version_id FROM runs WHERE id = ?').get(runId) as
-    { id: number; version_id: number | null } | undefined;
+  // The run was started with its job (startNextRun).
+  const run = runById(db, runId);
   if (!run || run.version_id === null) throw new Error(`run ${runId} has no series version`);
-  db.prepare(`UPDATE runs SET state = 'running', started_at = ? WHERE id = ?`).run(now(), runId);
   const series = loadSeriesToCheck(db, run.version_id);
   const rlog = log.child({ run: runId, series: series.title, version: series.version });
 
@@ -64,42 +66,45 @@ export async function executeCheck(
       log: rlog,
       signal,
       onProgress: (p) => {
-        if (p.stage === 'build') {
-          const e = p.event;
-          rlog.info(
-            { toolchain: e.toolchain, phase: e.phase, elapsedS: +(p.elapsedMs / 1000).toFixed(1) },
-            `build ${progressWords(e)}`,
-          );
-        } else if (p.stage === 'base')
-          rlog.info({ base: p.base.commit.slice(0, 12), ref: p.base.ref }, p.base.reason);
-        else if (p.stage === 'apply')
-          rlog.info(p.apply.ok ? `applied ${p.apply.applied}/${p.apply.total}` : `apply failed`);
+        const elapsedS = +(p.elapsedMs / 1000).toFixed(1);
+        if (p.stage === 'build')
+          rlog.info({ toolchain: p.event.toolchain, phase: p.event.phase, elapsedS }, progressLine(p));
+        else if (p.stage === 'base')
+          rlog.info({ base: p.base.commit.slice(0, 12), ref: p.base.ref, elapsedS }, progressLine(p));
+        else if (p.stage === 'apply') rlog.info({ elapsedS }, progressLine(p));
       },
       onBuildWindow: (w) => (window = w),
     });
   }
   // A build the signal stopped reports itself as an error build: that is no result to record.
   signal.throwIfAborted();
-  recordCheckResult(db, {
+  rlog.info({ verdict: result.verdict }, result.summary);
+  // The reply is recorded before the run is done: a crash in between resumes the check,
+  // and the outbox keeps the first reply, where a done run would have been left without one.
+  const reply = await replyFor(deps, runId, run.version_id, series, result);
+  finishRun(db, {
     result,
     runId,
     versionId: run.version_id,
     origin: 'mail',
-    timestamps: { buildStartedAt: window?.startedAt ?? null, buildFinishedAt: window?.finishedAt ?? null },
+    timestamps: {
+      buildStartedAt: window?.startedAt ?? null,
+      buildFinishedAt: window?.finishedAt ?? null,
+      // A dry-run reply is "sent" once written to the outbox directory.
+      replySentAt: reply?.state === 'dry-run' ? now() : null,
+    },
   });
-  rlog.info({ verdict: result.verdict }, result.summary);
-  const reply = await replyFor(deps, runId, run.version_id, series, result);
   return { runId, result, reply };
 }
 
-/** After the last attempt failed: the run is the bot's error, recorded as such, never the series'. */
+/**
+ * After the last attempt failed: the run is the bot's error, recorded as such, never the
+ * series'. Its job fails in the same transaction (errorRun).
+ */
 export async function recordBotFailure(deps: WorkerDeps, runId: number, error: string): Promise<void> {
   const { db } = deps;
-  const run = db.prepare('SELECT version_id, started_at FROM runs WHERE id = ?').get(runId) as {
-    version_id: number | null;
-    started_at: string | null;
-  };
-  if (run.version_id === null) return;
+  const run = runById(db, runId);
+  if (!run || run.version_id === null) return abandonRun(db, runId, error);
   const series = loadSeriesToCheck(db, run.version_id);
   const result: CheckResult = {
     listciVersion: VERSION,
@@ -112,8 +117,8 @@ export async function recordBotFailure(deps: WorkerDeps, runId: number, error: s
     startedAt: run.started_at ?? now(),
     finishedAt: now(),
   };
-  recordCheckResult(db, { result, runId, versionId: run.version_id, origin: 'mail' });
   await replyFor(deps, runId, run.version_id, series, result);
+  errorRun(db, { result, runId, versionId: run.version_id, origin: 'mail' }, error);
 }
 
 async function replyFor(
@@ -134,12 +139,8 @@ async function replyFor(
 }
 
 function headMail(db: Database, versionId: number, series: SeriesToCheck): HeadMail | null {
-  const row = db
-    .prepare(
-      `SELECT m.message_id, m.subject, m.refs FROM series_versions sv JOIN messages m ON m.message_id = sv.head_message_id
-        WHERE sv.id = ?`,
-    )
-    .get(versionId) as { message_id: string; subject: string | null; refs: string } | undefined;
+  const v = versionById(db, versionId);
+  const row = v ? messageByMessageId(db, v.head_message_id) : null;
   if (!row) return null;
   return {
     subject: row.subject ?? series.title,
@@ -150,22 +151,12 @@ function headMail(db: Database, versionId: number, series: SeriesToCheck): HeadM
 }
 
 function reusedResult(db: Database, versionId: number): CheckResult | null {
-  const row = db
-    .prepare(
-      `SELECT r.result_json FROM series_versions sv JOIN runs r ON r.version_id = sv.reuses_version
-        WHERE sv.id = ? AND r.state = 'done' AND r.verdict IN ('pass', 'fail') ORDER BY r.id DESC LIMIT 1`,
-    )
-    .get(versionId) as { result_json: string } | undefined;
-  return row ? (JSON.parse(row.result_json) as CheckResult) : null;
+  const json = reusableResultJson(db, versionId);
+  return json ? (JSON.parse(json) as CheckResult) : null;
 }
 
 /** Based-on: <message-id> names the cover letter or first patch of a series listci has seen. */
 function seriesByMessageId(db: Database, messageId: string): SeriesToCheck | null {
-  const row = db
-    .prepare(
-      `SELECT id FROM series_versions WHERE head_message_id = ? OR cover_message_id = ?
-       UNION SELECT version_id FROM patches WHERE message_id = ? LIMIT 1`,
-    )
-    .get(messageId, messageId, messageId) as { id: number } | undefined;
-  return row ? loadSeriesToCheck(db, row.id) : null;
+  const versionId = versionIdOfMessage(db, messageId);
+  return versionId !== null ? loadSeriesToCheck(db, versionId) : null;
 }

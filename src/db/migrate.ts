@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Database } from 'better-sqlite3';
+import { int, intOrNull, raw, text } from './row.ts';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
 
@@ -48,7 +49,11 @@ export function appliedMigrations(db: Database): AppliedMigration[] {
   if (!exists) return [];
   return db
     .prepare('SELECT version, name, applied_at FROM schema_migrations ORDER BY version')
-    .all() as AppliedMigration[];
+    .all()
+    .map((row) => {
+      const r = raw(row, 'schema_migrations');
+      return { version: int(r, 'version'), name: text(r, 'name'), applied_at: text(r, 'applied_at') };
+    });
 }
 
 /** Applies what is missing, each migration in its own transaction; returns what it applied. */
@@ -74,4 +79,12 @@ export function migrate(db: Database, migrations = readMigrations()): Migration[
     ran.push(m);
   }
   return ran;
+}
+
+/** The newest applied migration; throws when the database has no schema table (a health check's 503). */
+export function schemaVersion(db: Database): number | null {
+  return intOrNull(
+    raw(db.prepare('SELECT max(version) AS v FROM schema_migrations').get(), 'schema_migrations'),
+    'v',
+  );
 }

@@ -1,4 +1,4 @@
-import type { BaseChoice, BaseStep } from '../contract.ts';
+import type { BaseChoice, BaseRule, BaseStep } from '../contract.ts';
 import type { PatchMail, SeriesToCheck } from '../series/types.ts';
 import { fetchCommit, type MirrorConfig } from './mirror.ts';
 import { isSafeRev, resolveCommit, type GitCallOptions } from './run.ts';
@@ -293,7 +293,12 @@ async function fallbackBranches(_s: SeriesToCheck, _t: BaseTrailers, ctx: BaseCo
   return { steps };
 }
 
-async function branchRule(rule: string, branch: string, what: string, ctx: BaseContext): Promise<RuleResult> {
+async function branchRule(
+  rule: BaseRule,
+  branch: string,
+  what: string,
+  ctx: BaseContext,
+): Promise<RuleResult> {
   const commit = await resolveCommit(ctx.mirror.path, `refs/heads/${branch}`, call(ctx));
   if (!commit)
     return { steps: [{ rule, outcome: 'unavailable', detail: `${what} ${branch} is not in the mirror` }] };

@@ -36,3 +36,25 @@ export async function touchChangedSince(
   }
   return paths;
 }
+
+/** Older than any snapshot: 2000-01-01. */
+const LONG_AGO = new Date('2000-01-01T00:00:00Z');
+
+/**
+ * Dates every tracked file of a new worktree long ago. `git worktree add` writes each file now,
+ * so every snapshot looks older than its whole tree and the first build in a new slot would
+ * recompile everything. Safe because touchChangedSince still makes newer whatever differs from
+ * the snapshot a build starts from; only while no build uses the tree (its creation).
+ */
+export async function backdateTracked(dir: string, opts: GitCallOptions = {}): Promise<number> {
+  const out = await gitRaw(dir, ['ls-files', '-z'], opts);
+  let n = 0;
+  for (const p of out.split('\0')) {
+    if (p === '') continue;
+    await lutimes(join(dir, p), LONG_AGO, LONG_AGO).catch(() => undefined);
+    n++;
+  }
+  // The index's stat data now differs from the files: refresh it so git status stays cheap.
+  await gitRaw(dir, ['update-index', '-q', '--refresh'], opts).catch(() => '');
+  return n;
+}

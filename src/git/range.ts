@@ -1,4 +1,4 @@
-import { simpleParser } from 'mailparser';
+import { parseMessage } from '../mail/parse.ts';
 import type { PatchMail, SeriesToCheck } from '../series/types.ts';
 import { gitRaw, isSafeRev, resolveCommit, type GitCallOptions } from './run.ts';
 
@@ -57,14 +57,10 @@ export async function seriesFromRange(
   const patches: PatchMail[] = [];
   let author = '';
   for (const [i, raw] of raws.entries()) {
-    const parsed = await simpleParser(raw, {
-      skipHtmlToText: true,
-      skipTextLinks: true,
-      skipImageLinks: true,
-    });
-    const subject = (parsed.subject ?? '').replace(/^\[PATCH[^\]]*\]\s*/i, '');
-    const from = parsed.from?.value[0];
-    if (i === 0 && from) author = from.name ? `${from.name} <${from.address ?? ''}>` : (from.address ?? '');
+    const parsed = parseMessage(raw);
+    const subject = parsed.subject.replace(/^\[PATCH[^\]]*\]\s*/i, '');
+    if (i === 0 && parsed.fromAddr)
+      author = parsed.fromName ? `${parsed.fromName} <${parsed.fromAddr}>` : parsed.fromAddr;
     patches.push({ number: i + 1, total: raws.length, subject, messageId: null, raw, mangled: null });
   }
   return {

@@ -1,4 +1,4 @@
-import { simpleParser } from 'mailparser';
+import { mailText } from '../mail/parse.ts';
 import type { SeriesToCheck } from '../series/types.ts';
 
 /** Where a base hint was found, in the words a reply uses: "cover letter", "patch 3/3". */
@@ -24,7 +24,7 @@ export async function readBaseTrailers(series: SeriesToCheck): Promise<BaseTrail
   if (series.cover) mails.push({ source: 'cover letter', raw: series.cover.raw });
   for (const p of series.patches) mails.push({ source: `patch ${p.number}/${p.total}`, raw: p.raw });
   for (const m of mails) {
-    const text = await bodyText(m.raw);
+    const text = mailText(m.raw);
     const found = parseTrailers(text);
     if (!out.baseCommit && found.baseCommit) out.baseCommit = { sha: found.baseCommit, source: m.source };
     for (const id of found.prerequisitePatchIds)
@@ -60,19 +60,4 @@ export function parseTrailers(body: string): {
     if (m) basedOn.push(m[1]!);
   }
   return { baseCommit, prerequisitePatchIds, basedOn };
-}
-
-/** Decoded text of a mail (quoted-printable, base64, charsets); the raw body if parsing fails. */
-async function bodyText(raw: Buffer): Promise<string> {
-  try {
-    const parsed = await simpleParser(raw, {
-      skipHtmlToText: true,
-      skipImageLinks: true,
-      skipTextLinks: true,
-    });
-    if (typeof parsed.text === 'string') return parsed.text;
-  } catch {
-    // fall through: a mail mailparser rejects may still carry a readable trailer
-  }
-  return raw.toString('utf8');
 }

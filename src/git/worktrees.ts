@@ -10,6 +10,7 @@ import {
 } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { gitRaw, gitTry, type GitCallOptions } from './run.ts';
+import { backdateTracked } from './changes.ts';
 
 export interface PoolConfig {
   /** The bare mirror the worktrees belong to (they share its objects). */
@@ -201,6 +202,7 @@ export async function prepareWorktree(
     await gitRaw(mirror, ['worktree', 'prune'], opts);
     const start = await anyCommit(mirror, opts);
     await gitRaw(mirror, ['worktree', 'add', '--quiet', '--detach', path, start], opts);
+    await backdateTracked(path, opts);
     return actions;
   }
   return recoverWorktree(path, opts);

@@ -1,10 +1,10 @@
 import { ImapFlow } from 'imapflow';
 import type { Database } from 'better-sqlite3';
-import { now } from '../db/open.ts';
 import { createLogger, type Logger } from '../log.ts';
-import { Backoff } from './backoff.ts';
+import { FailureCount, type Backoff } from '../backoff.ts';
 import type { ImapMailboxOptions } from './imap-search.ts';
-import { storeRawMessage, storeStub, type StoredMessage } from './store.ts';
+import { errorText, MailboxProgress } from './imap-progress.ts';
+import type { StoredMessage } from './store.ts';
 
 export interface ImapSourceOptions extends ImapMailboxOptions {
   /** Backstop: look for new mail this often even when IDLE reported nothing. */
@@ -20,18 +20,12 @@ export interface ImapSourceOptions extends ImapMailboxOptions {
    */
   onStored?: (stored: StoredMessage) => void;
   log?: Logger;
-  /** Delay between reconnect attempts: doubles from initialMs up to maxMs, reset after a good sync. */
-  backoff?: { initialMs: number; maxMs: number };
+  /** Delay between reconnect attempts: doubles from baseMs up to maxMs, reset after a good sync. */
+  backoff?: Backoff;
 }
 
 /** Mails per UID FETCH: bounds memory on a first sync of a large list archive. */
 const FETCH_BATCH = 200;
-
-/**
- * Store attempts of one mail (each in a fresh session, after the reconnect delay) before it
- * is kept as a stub: a mail that fails every time must not hold up every mail after it.
- */
-export const STORE_ATTEMPTS = 3;
 
 interface Waiter {
   resolve: () => void;
@@ -47,9 +41,10 @@ export function imapSourceName(o: { user: string; host: string; port: number; ma
  * Follows one IMAP mailbox and stores every mail in it, exactly once, across restarts,
  * disconnects and mailbox re-creation.
  *
- * Where it stands is the pair (UIDVALIDITY, last stored UID) in mail_sync: each mail and
- * the new mark are written in one transaction, so a crash at any point loses nothing and a
- * restart fetches from the first UID not committed. New mail is noticed through IDLE (the
+ * Where it stands is the pair (UIDVALIDITY, last stored UID) in mail_sync, kept by
+ * MailboxProgress (imap-progress.ts): each mail and the new mark are written in one
+ * transaction, so a crash at any point loses nothing and a restart fetches from the first
+ * UID not committed. New mail is noticed through IDLE (the
  * server pushes EXISTS) and, as a backstop for servers or middleboxes that drop IDLE
  * silently, a NOOP + fetch every `recheckSeconds`. ImapFlow clients are single-use, so every
  * (re)connect builds a new one; failed attempts wait an exponentially growing delay.
@@ -57,26 +52,24 @@ export function imapSourceName(o: { user: string; host: string; port: number; ma
 export class ImapSource {
   readonly sourceName: string;
   private readonly log: Logger;
-  private readonly backoff: Backoff;
+  private readonly backoff: FailureCount;
+  private readonly progress: MailboxProgress;
   private loop: Promise<void> | null = null;
   private stopping = false;
   private client: ImapFlow | null = null;
   private connecting = false;
-  private lastUid = 0;
-  private uidValidity: string | null = null;
   /** Set by anything that may mean new mail (EXISTS, close, recheck, caughtUp); cleared as a pass starts. */
   private woken = false;
   private onWake: (() => void) | null = null;
   private endSleep: (() => void) | null = null;
   private waiters: Waiter[] = [];
   private sessions = 0;
-  /** Failed store attempts per UID, under the current UIDVALIDITY; a restart starts over. */
-  private storeFailures = new Map<number, number>();
 
   constructor(private readonly opts: ImapSourceOptions) {
     this.sourceName = opts.sourceName ?? imapSourceName(opts);
     this.log = (opts.log ?? createLogger()).child({ source: this.sourceName });
-    this.backoff = new Backoff(opts.backoff?.initialMs ?? 1000, opts.backoff?.maxMs ?? 5 * 60_000);
+    this.backoff = new FailureCount(opts.backoff ?? { baseMs: 1000, maxMs: 5 * 60_000 });
+    this.progress = new MailboxProgress(opts.db, this.sourceName, this.log);
   }
 
   start(): void {
@@ -164,10 +157,10 @@ export class ImapSource {
       }
       if (this.stopping) return;
       const box = await client.mailboxOpen(o.mailbox, { readOnly: true });
-      this.loadMark(String(box.uidValidity));
+      this.progress.load(String(box.uidValidity), this.where());
       this.sessions++;
       this.log.info(
-        { uidValidity: this.uidValidity, exists: box.exists, lastUid: this.lastUid },
+        { uidValidity: this.progress.uidValidity, exists: box.exists, lastUid: this.progress.lastUid },
         `IMAP ${this.sessions === 1 ? 'connected to' : 'reconnected to'} ${this.where()}`,
       );
       let first = true;
@@ -209,17 +202,20 @@ export class ImapSource {
     if (!client.usable || !client.mailbox)
       throw new Error(`connection closed by the server${reason(client)}`);
     if (client.mailbox.exists === 0) return;
-    const found = await client.search({ uid: `${this.lastUid + 1}:*` }, { uid: true });
+    const found = await client.search({ uid: `${this.progress.lastUid + 1}:*` }, { uid: true });
     if (!found) throw new Error(`UID SEARCH in ${this.where()} failed${reason(client)}`);
     // "N:*" always includes the highest UID, even when it is below N.
-    const todo = found.filter((uid) => uid > this.lastUid).sort((a, b) => a - b);
+    const todo = found.filter((uid) => uid > this.progress.lastUid).sort((a, b) => a - b);
     let count = 0;
     for (let i = 0; i < todo.length && !this.stopping; i += FETCH_BATCH) {
       const batch = todo.slice(i, i + FETCH_BATCH);
       count += await this.fetchBatch(client, batch);
     }
     if (count)
-      this.log.info({ count, lastUid: this.lastUid }, `fetched ${count} mail(s) from ${this.where()}`);
+      this.log.info(
+        { count, lastUid: this.progress.lastUid },
+        `fetched ${count} mail(s) from ${this.where()}`,
+      );
   }
 
   /**
@@ -232,7 +228,7 @@ export class ImapSource {
   private async reselect(client: ImapFlow): Promise<void> {
     const box = await client.mailboxOpen(this.opts.mailbox, { readOnly: true });
     const validity = String(box.uidValidity);
-    if (validity !== this.uidValidity) this.loadMark(validity);
+    if (validity !== this.progress.uidValidity) this.progress.load(validity, this.where());
   }
 
   /**
@@ -245,12 +241,12 @@ export class ImapSource {
     let next = 0; // batch[next] is the first UID not yet committed
     let count = 0;
     for await (const msg of client.fetch(batch, { uid: true, source: true }, { uid: true })) {
-      if (msg.uid <= this.lastUid || done.has(msg.uid) || !batch.includes(msg.uid)) continue;
+      if (msg.uid <= this.progress.lastUid || done.has(msg.uid) || !batch.includes(msg.uid)) continue;
       if (!msg.source) throw new Error(`the server sent no body for UID ${msg.uid} of ${this.sourceName}`);
       done.add(msg.uid);
       while (next < batch.length && done.has(batch[next]!)) next++;
-      const mark = next > 0 ? batch[next - 1]! : this.lastUid;
-      const stored = this.store(msg.uid, msg.source, Math.max(mark, this.lastUid));
+      const mark = next > 0 ? batch[next - 1]! : this.progress.lastUid;
+      const stored = this.progress.store(msg.uid, msg.source, Math.max(mark, this.progress.lastUid));
       count++;
       if (!stored) continue;
       this.log.debug(
@@ -265,91 +261,8 @@ export class ImapSource {
     }
     if (!client.usable) throw new Error(`connection closed by the server during FETCH${reason(client)}`);
     const last = batch.at(-1)!;
-    if (last > this.lastUid) this.setMark(last);
+    if (last > this.progress.lastUid) this.progress.set(last);
     return count;
-  }
-
-  /**
-   * Commits one mail and the mark; null when, after STORE_ATTEMPTS failures, only a stub of
-   * it could be kept. A failure before that, or of the stub too, throws: the session
-   * reconnects after its delay and the mail is tried again, the mark unmoved. The mail
-   * itself is always tried first, so what fails every write alike (a full disk, a database
-   * locked by another process) makes no stub: it is waited out.
-   */
-  private store(uid: number, raw: Buffer, mark: number): StoredMessage | null {
-    const db = this.opts.db;
-    try {
-      const stored = this.commit(mark, () => storeRawMessage(db, raw, this.sourceName));
-      this.storeFailures.delete(uid);
-      return stored;
-    } catch (err) {
-      const failures = (this.storeFailures.get(uid) ?? 0) + 1;
-      this.storeFailures.set(uid, failures);
-      const what = `storing UID ${uid} of ${this.sourceName} failed (attempt ${failures} of ${STORE_ATTEMPTS})`;
-      if (failures < STORE_ATTEMPTS) throw new Error(`${what}: ${errorText(err)}`, { cause: err });
-      const reason =
-        `listci could not store this mail (UID ${uid}, UIDVALIDITY ${this.uidValidity} of ${this.sourceName}, ` +
-        `${raw.length} bytes) after ${failures} attempts; only its header is kept here`;
-      const stub = this.commit(mark, () =>
-        storeStub(db, raw, this.sourceName, { reason, error: errorText(err) }),
-      );
-      this.storeFailures.delete(uid);
-      this.log.error(
-        { uid, stub: stub.messageId, err: errorText(err) },
-        `${what}: kept as a stub, going on with the next mail`,
-      );
-      return null;
-    }
-  }
-
-  private commit(mark: number, write: () => StoredMessage): StoredMessage {
-    const stored = this.opts.db.transaction(() => {
-      const s = write();
-      this.writeMark(mark);
-      return s;
-    })();
-    this.lastUid = mark;
-    return stored;
-  }
-
-  private setMark(uid: number): void {
-    this.writeMark(uid);
-    this.lastUid = uid;
-  }
-
-  private writeMark(uid: number): void {
-    this.opts.db
-      .prepare('UPDATE mail_sync SET last_uid = ?, updated_at = ? WHERE source = ?')
-      .run(uid, now(), this.sourceName);
-  }
-
-  /**
-   * Reads the mark for this mailbox. UIDs are only meaningful under the UIDVALIDITY they were
-   * given in: when it changed (mailbox deleted and recreated, restored from backup), every UID
-   * may now name another mail, so the whole mailbox is read again; the store's Message-ID
-   * uniqueness drops the mails already kept.
-   */
-  private loadMark(uidValidity: string): void {
-    const db = this.opts.db;
-    const row = db
-      .prepare('SELECT uidvalidity, last_uid FROM mail_sync WHERE source = ?')
-      .get(this.sourceName) as { uidvalidity: string | null; last_uid: number } | undefined;
-    if (uidValidity !== this.uidValidity) this.storeFailures.clear();
-    if (row && row.uidvalidity === uidValidity) {
-      this.lastUid = row.last_uid;
-    } else {
-      if (row)
-        this.log.info(
-          { was: row.uidvalidity, now: uidValidity, lastUid: row.last_uid },
-          `UIDVALIDITY of ${this.where()} changed: reading the whole mailbox again`,
-        );
-      db.prepare(
-        `INSERT INTO mail_sync (source, uidvalidity, last_uid, updated_at) VALUES (?, ?, 0, ?)
-         ON CONFLICT(source) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = 0, updated_at = excluded.updated_at`,
-      ).run(this.sourceName, uidValidity, now());
-      this.lastUid = 0;
-    }
-    this.uidValidity = uidValidity;
   }
 
   private wake(): void {
@@ -386,13 +299,4 @@ export class ImapSource {
 
 function reason(client: ImapFlow): string {
   return client.byeReason ? ` (${client.byeReason})` : '';
-}
-
-function errorText(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    const resp = (err as { responseText?: unknown }).responseText;
-    return [err.message, code ? `[${String(code)}]` : '', resp ? `: ${String(resp)}` : ''].join('');
-  }
-  return String(err);
 }

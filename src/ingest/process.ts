@@ -3,19 +3,23 @@
 // be re-run after a parser fix; running it twice on one row changes nothing.
 import { createHash } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
-import { stmt } from '../db/stmt.ts';
-import { authorOf, sameListAddress, XEN_DEVEL_ADDRESSES } from '../mail/author.ts';
-import { classify, DEFAULT_MAX_PATCHES, type MailKind } from '../mail/classify.ts';
+import { messageById, messageByMessageId, writeParsed } from '../db/messages.ts';
+import { DEFAULT_MAX_PATCHES } from '../config/schema.ts';
+import { authorOf, sameListAddress } from '../mail/author.ts';
+import { classify, type MailKind } from '../mail/classify.ts';
 import { detectMangled } from '../mail/mangled.ts';
 import { parseMessage, type ParsedMessage } from '../mail/parse.ts';
 import { parseSubject, seriesTags } from '../mail/subject.ts';
 import { placeMessage } from '../series/group.ts';
-import type { PatchMail, SeriesToCheck } from '../series/types.ts';
 import { storeRawMessage } from './store.ts';
 
 /** The parts of the config this stage reads. */
 export interface ProcessConfig {
-  list: { name: string; addresses: string[] };
+  /**
+   * The list: its addresses (a From rewritten to one of them is traced back to its author)
+   * and the tag it adds to subjects (none when absent).
+   */
+  list: { name: string; addresses: readonly string[]; subjectPrefix?: string | null };
   series: { groupWindowMinutes: number; maxPatches?: number };
 }
 
@@ -38,44 +42,32 @@ export interface ProcessResult {
   superseded: number[];
 }
 
-interface Row {
-  id: number;
-  message_id: string;
-  raw: Buffer;
-  received_at: string;
-}
-
 export function processStoredMessage(
   db: Database,
   id: number,
   cfg: ProcessConfig,
   opts: ProcessOptions = {},
 ): ProcessResult {
-  const row = stmt(db, 'SELECT id, message_id, raw, received_at FROM messages WHERE id = ?').get(id) as
-    Row | undefined;
+  const row = messageById(db, id);
   if (!row) throw new Error(`message row ${id} does not exist`);
   const now = opts.now ?? new Date().toISOString();
   return db.transaction(() => {
     const msg = parseMessage(row.raw, { maxBytes: opts.maxBytes });
-    const tags = parseSubject(msg.subject);
+    const tags = parseSubject(msg.subject, cfg.list.subjectPrefix ?? null);
     const cls = classify(msg, tags, { maxPatches: cfg.series.maxPatches ?? DEFAULT_MAX_PATCHES });
-    const lists = cfg.list.addresses.length ? cfg.list.addresses : XEN_DEVEL_ADDRESSES;
+    const lists = cfg.list.addresses;
     const author = authorOf(msg, lists);
     const mangled = cls.kind === 'patch' ? detectMangled(msg) : null;
-    stmt(
-      db,
-      `UPDATE messages SET subject = ?, from_name = ?, from_addr = ?, date = ?, in_reply_to = ?, refs = ?,
-         kind = ?, kind_reason = ?, tags = ?, mangled = ?, error = ?, own = ? WHERE id = ?`,
-    ).run(
-      msg.subject,
-      author.name,
-      msg.fromAddr ? author.addr : null,
-      msg.date,
-      msg.inReplyTo,
-      JSON.stringify(msg.references),
-      cls.kind,
-      cls.reason,
-      JSON.stringify({
+    writeParsed(db, row.id, {
+      subject: msg.subject,
+      fromName: author.name,
+      fromAddr: msg.fromAddr ? author.addr : null,
+      date: msg.date,
+      inReplyTo: msg.inReplyTo,
+      references: msg.references,
+      kind: cls.kind,
+      kindReason: cls.reason,
+      tags: {
         prefixes: tags.prefixes,
         version: tags.version,
         number: tags.number,
@@ -83,12 +75,11 @@ export function processStoredMessage(
         resend: tags.resend,
         rfc: tags.rfc,
         title: tags.title,
-      }),
+      },
       mangled,
-      msg.error,
-      cls.own ? 1 : 0,
-      row.id,
-    );
+      error: msg.error,
+      own: cls.own,
+    });
     const result: ProcessResult = {
       id: row.id,
       messageId: row.message_id,
@@ -138,8 +129,7 @@ export function processStoredMessage(
 
 /** sha256 of the diff a stored patch mail carries (commit message and signature excluded). */
 export function storedPatchDigest(db: Database, messageId: string): string | null {
-  const row = stmt(db, 'SELECT raw FROM messages WHERE message_id = ?').get(messageId) as
-    { raw: Buffer } | undefined;
+  const row = messageByMessageId(db, messageId);
   if (!row) return null;
   const diff = diffOf(parseMessage(row.raw));
   return diff ? createHash('sha256').update(diff).digest('hex') : null;
@@ -212,56 +202,4 @@ export function ingestMessages(
   if (pending.length) flush();
   summary.versions = [...versions].sort((a, b) => a - b);
   return summary;
-}
-
-/** Everything the git and build stages need for one version, raw bytes included. */
-export function loadSeriesToCheck(db: Database, versionId: number): SeriesToCheck {
-  const v = stmt(
-    db,
-    `SELECT sv.version, sv.tags, sv.missing, sv.cover_message_id, sv.head_message_id, s.author_name, s.author_addr
-       FROM series_versions sv JOIN series s ON s.id = sv.series_id WHERE sv.id = ?`,
-  ).get(versionId) as
-    | {
-        version: number;
-        tags: string;
-        missing: string;
-        cover_message_id: string | null;
-        head_message_id: string;
-        author_name: string | null;
-        author_addr: string;
-      }
-    | undefined;
-  if (!v) throw new Error(`series version ${versionId} does not exist`);
-  const mail = (id: string) =>
-    stmt(db, 'SELECT subject, raw, mangled FROM messages WHERE message_id = ?').get(id) as
-      { subject: string | null; raw: Buffer; mangled: string | null } | undefined;
-  const head = mail(v.head_message_id);
-  const cover = v.cover_message_id ? mail(v.cover_message_id) : undefined;
-  const rows = stmt(
-    db,
-    'SELECT message_id, number, total, subject FROM patches WHERE version_id = ? ORDER BY number',
-  ).all(versionId) as { message_id: string; number: number; total: number; subject: string }[];
-  const patches: PatchMail[] = rows.map((p) => {
-    const m = mail(p.message_id);
-    return {
-      number: p.number,
-      total: p.total,
-      subject: p.subject,
-      messageId: p.message_id,
-      raw: m?.raw ?? Buffer.alloc(0),
-      mangled: m?.mangled ?? null,
-    };
-  });
-  return {
-    title: parseSubject(head?.subject ?? '').title,
-    version: v.version,
-    author: v.author_name ? `${v.author_name} <${v.author_addr}>` : v.author_addr,
-    tags: JSON.parse(v.tags) as string[],
-    cover:
-      cover && v.cover_message_id
-        ? { messageId: v.cover_message_id, subject: cover.subject ?? '', raw: cover.raw }
-        : null,
-    patches,
-    missing: JSON.parse(v.missing) as number[],
-  };
 }

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Database, RunResult } from 'better-sqlite3';
-import { now } from '../db/open.ts';
-import { stmt } from '../db/stmt.ts';
+import type { Database } from 'better-sqlite3';
+import { insertRawMessage, insertStubMessage } from '../db/messages.ts';
 
 export interface StoredMessage {
   id: number;
@@ -17,12 +16,7 @@ export interface StoredMessage {
 export function storeRawMessage(db: Database, raw: Buffer, source: string): StoredMessage {
   const found = extractMessageId(raw);
   const messageId = found ?? syntheticMessageId(raw);
-  const res = stmt(
-    db,
-    `INSERT INTO messages (message_id, synthetic_id, raw, size, source, received_at)
-     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(message_id) DO NOTHING`,
-  ).run(messageId, found ? 0 : 1, raw, raw.length, source, now());
-  return insertedOrKept(db, messageId, res);
+  return { ...insertRawMessage(db, { messageId, synthetic: !found, raw, source }), messageId };
 }
 
 /** The most of a mail's header a stub keeps. */
@@ -43,19 +37,8 @@ export function storeStub(
 ): StoredMessage {
   const messageId = `listci-unstored-${rawDigest(raw)}@stub`;
   const header = raw.subarray(0, Math.min(headerEnd(raw), STUB_HEADER_BYTES));
-  const res = stmt(
-    db,
-    `INSERT INTO messages (message_id, synthetic_id, raw, size, source, received_at, kind, kind_reason, error)
-     VALUES (?, 1, ?, ?, ?, ?, 'malformed', ?, ?) ON CONFLICT(message_id) DO NOTHING`,
-  ).run(messageId, header, raw.length, source, now(), why.reason, why.error);
-  return insertedOrKept(db, messageId, res);
-}
-
-/** The row an INSERT … ON CONFLICT(message_id) DO NOTHING made, or the one that was already there. */
-function insertedOrKept(db: Database, messageId: string, res: RunResult): StoredMessage {
-  if (res.changes === 1) return { id: Number(res.lastInsertRowid), messageId, inserted: true };
-  const row = stmt(db, 'SELECT id FROM messages WHERE message_id = ?').get(messageId) as { id: number };
-  return { id: row.id, messageId, inserted: false };
+  const stored = insertStubMessage(db, { messageId, header, size: raw.length, source, ...why });
+  return { ...stored, messageId };
 }
 
 /** The same bytes always get the same id, so a re-import of a header-less mail is still a duplicate. */

@@ -11,15 +11,17 @@ export interface Author {
   addr: string; // lower-case; "unknown@invalid" when the mail names nobody
 }
 
-/** xen-devel is reachable under two domains; both are the same list. */
-export const XEN_DEVEL_ADDRESSES = ['xen-devel@lists.xenproject.org', 'xen-devel@lists.xen.org'];
-
-export function sameListAddress(a: string, lists: string[]): boolean {
-  const norm = (s: string) => s.toLowerCase().replace(/@lists\.xen\.org$/, '@lists.xenproject.org');
-  return lists.some((l) => norm(l) === norm(a));
+/**
+ * Is this one of the list's own addresses? `lists` is every address the list is known by
+ * (config list.addresses: xen-devel is reachable under two domains, and both are listed).
+ */
+export function sameListAddress(a: string, lists: readonly string[]): boolean {
+  const addr = a.toLowerCase();
+  return lists.some((l) => l.toLowerCase() === addr);
 }
 
-export function authorOf(msg: ParsedMessage, lists: string[] = XEN_DEVEL_ADDRESSES): Author {
+/** The mail's author; `lists` is every address of the list (config list.addresses). */
+export function authorOf(msg: ParsedMessage, lists: readonly string[]): Author {
   const addr = msg.fromAddr ?? 'unknown@invalid';
   const name = msg.fromName;
   if (!sameListAddress(addr, lists)) return { name, addr };

@@ -1,13 +1,10 @@
 // What kind of mail is this, and why we think so. The reason is stored beside the kind
 // so a maintainer asking "why was my patch not tested?" gets an answer in words.
-import { isListciMail } from '../report/headers.ts';
+import { isListciMail } from '../contract.ts';
 import { headerValue, type ParsedMessage } from './parse.ts';
 import type { SubjectTags } from './subject.ts';
 
 export type MailKind = 'patch' | 'cover' | 'reply' | 'pull' | 'report' | 'other' | 'malformed';
-
-/** series.maxPatches when the config does not say. */
-export const DEFAULT_MAX_PATCHES = 200;
 
 export interface ClassifyLimits {
   /** series.maxPatches: a subject numbering more patches than this is not a series. */

@@ -2,7 +2,9 @@
 // a patch mail needs only its headers, its text part and its patch attachments, and
 // the hand parser is about 20x faster on list traffic (see bench/ingest.ts). It never
 // throws: whatever it could not read is named in `error`, and the headers it did read
-// are kept so the mail still shows up under its subject and author.
+// are kept so the mail still shows up under its subject and author. It is listci's one
+// mail decoder: ingest, the trailer and range readers in git/, and `query show` (the
+// stored reply) all read mail through it.
 import { parseAddress } from './author.ts';
 
 export interface MimePart {
@@ -114,6 +116,15 @@ export function parseMessage(raw: Buffer, opts: ParseOptions = {}): ParsedMessag
   }
   msg.error = problems.length ? problems.join('; ') : null;
   return msg;
+}
+
+/**
+ * The readable text of a mail: its text body, transfer encoding and charset decoded,
+ * with LF line ends. A mail with no text body at all reads as its raw bytes (UTF-8).
+ */
+export function mailText(raw: Buffer, opts: ParseOptions = {}): string {
+  const body = parseMessage(raw, opts).body;
+  return (body === '' ? raw.toString('utf8') : body).replace(/\r\n/g, '\n');
 }
 
 /** The first value of a header, decoded; names are case-insensitive. */

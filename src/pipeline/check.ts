@@ -1,36 +1,28 @@
-import { createHash } from 'node:crypto';
-import { realpathSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Config } from '../config/load.ts';
 import type { ToolchainConfig } from '../config/schema.ts';
 import type { ApplyResult, BaseChoice, BuildReport, CheckResult, SeriesSummary } from '../contract.ts';
+import { runMatrix } from '../build/matrix.ts';
 import {
   removeRunDirs,
-  runMatrix,
-  type CheckInput,
   type Phase,
   type ProgressEvent,
   type ToolchainBuild,
-} from '../build/matrix.ts';
+} from '../build/toolchain-build.ts';
 import type { Runner } from '../build/runner.ts';
 import { assertRoom } from '../build/disk-space.ts';
-import { BUILD_IN_CONTAINER, SRC_IN_CONTAINER } from '../build/recipe.ts';
-import { limitsFromConfig } from '../build/select-runner.ts';
-import { checkBuildOutput } from '../checks/index.ts';
 import { applySeries } from '../git/apply.ts';
 import { chooseBase, NoBaseError } from '../git/base.ts';
 import { ensureMirror, fetchMirror, type MirrorConfig } from '../git/mirror.ts';
-import { changedPaths, touchChangedSince } from '../git/changes.ts';
+import { changedPaths } from '../git/changes.ts';
 import { targetArch, untouchedArch } from '../build/arch.ts';
 import { gitRaw } from '../git/run.ts';
-import { WorktreePool } from '../git/worktrees.ts';
 import type { Logger } from '../log.ts';
 import type { SeriesToCheck } from '../series/types.ts';
 import { VERSION } from '../version.ts';
-import { findingsInTreePaths } from './tree-paths.ts';
+import { matrixInputFor, worktreePoolFor } from './matrix-input.ts';
 import { attributeToPatches } from './per-patch.ts';
-import { reportBuilds, type BuildFindings } from './report-builds.ts';
-import { withoutStaleObjects } from './stale-objects.ts';
+import { reportBuilds } from './report-builds.ts';
 import { decideVerdict, withToolchainVerdicts } from './verdict.ts';
 
 // One check of one series: base → apply → baseline build → series build → findings → verdict.
@@ -43,7 +35,7 @@ export type CheckProgress =
   | { stage: 'apply'; apply: ApplyResult; elapsedMs: number }
   | { stage: 'build'; event: ProgressEvent; elapsedMs: number };
 
-export interface CheckInputs {
+export interface CheckRequest {
   config: Config;
   series: SeriesToCheck;
   runner: Runner;
@@ -61,7 +53,7 @@ export interface CheckInputs {
   onBuildWindow?: (w: { startedAt: string; finishedAt: string }) => void;
 }
 
-export async function runCheck(input: CheckInputs): Promise<CheckResult> {
+export async function runCheck(input: CheckRequest): Promise<CheckResult> {
   const startedAt = new Date();
   const elapsed = () => Date.now() - startedAt.getTime();
   const { config, series, signal } = input;
@@ -116,15 +108,7 @@ export async function runCheck(input: CheckInputs): Promise<CheckResult> {
   }
   input.onProgress?.({ stage: 'base', base: decision.choice, elapsedMs: elapsed() });
 
-  // Worktrees belong to one mirror: `listci check --range` on a contributor's clone and the
-  // daemon's list mirror can share a work dir, and a worktree of one cannot check out the other's commits.
-  const poolKey = createHash('sha256').update(resolve(input.mirror.path)).digest('hex').slice(0, 12);
-  const pool = new WorktreePool({
-    mirror: input.mirror.path,
-    dir: join(config.workDir, 'worktrees', poolKey),
-    size: config.repo.worktrees,
-    timeoutMs,
-  });
+  const { pool, poolKey } = worktreePoolFor(config, input.mirror, timeoutMs);
   const wt = await pool.acquire(signal);
   try {
     if (wt.recovered.length)
@@ -164,37 +148,25 @@ export async function runCheck(input: CheckInputs): Promise<CheckResult> {
       logDir = input.logDir,
     ) => {
       await gitRaw(wt.path, ['checkout', '-q', '--detach', sourceCommit], { signal, timeoutMs });
-      return runMatrix({
-        runner: input.runner,
-        recipe: config.build.recipe,
-        toolchains,
-        workDir: config.workDir,
-        slot,
-        phase: name,
-        sourceDir: wt.path,
-        commit: sourceCommit,
-        // The base with another series applied under it (Based-on) is that series' code.
-        trusted: name === 'baseline' && sourceCommit === decision.choice.commit,
-        startFrom,
-        changedSince: (from) => touchChangedSince(wt.path, from, sourceCommit, { signal, timeoutMs }),
-        parallel: config.build.parallel,
-        makeJobs: config.build.makeJobs,
-        limits: limitsFromConfig(config.build),
-        logCapBytes: config.build.logCapKb * 1024,
-        logDir,
-        check: checkIn(join(wt.path, config.build.recipe.subdir), wt.path),
-        confirmFailures: name === 'series' && logDir === input.logDir,
-        // Xen's --error-dup stopping the link is the same from an empty build dir.
-        failureExplained: (log) => /^Duplicate symbol '/m.test(log),
-        snapshotsKept: config.build.snapshotsPerToolchain,
-        maxBuildDirBytes: config.build.maxBuildDirMb * 1024 * 1024,
-        seriesTimeout: {
-          factor: config.build.seriesTimeoutFactor,
-          floorMs: config.build.seriesTimeoutFloorMinutes * 60_000,
-        },
-        onProgress: (event) => input.onProgress?.({ stage: 'build', event, elapsedMs: elapsed() }),
-        signal,
-      });
+      return runMatrix(
+        matrixInputFor({
+          config,
+          runner: input.runner,
+          toolchains,
+          slot,
+          phase: name,
+          sourceDir: wt.path,
+          commit: sourceCommit,
+          // The base with another series applied under it (Based-on) is that series' code.
+          trusted: name === 'baseline' && sourceCommit === decision.choice.commit,
+          startFrom,
+          logDir,
+          confirmFailures: name === 'series' && logDir === input.logDir,
+          gitTimeoutMs: timeoutMs,
+          onProgress: (event) => input.onProgress?.({ stage: 'build', event, elapsedMs: elapsed() }),
+          signal,
+        }),
+      );
     };
     // The baseline first (a trusted snapshot, usually cached), then the series in a fresh copy
     // of it, so the series build only recompiles what the series touched.
@@ -244,42 +216,6 @@ function skippedReports(toolchains: ToolchainConfig[], skipped: Map<string, stri
       fileCollisions: [],
       errors: [],
     }));
-}
-
-/** The checks of one build of the tree checked out at `sourceDir`, paths as the tree names them. */
-function checkIn(makeDir: string, sourceDir: string): (c: CheckInput) => Promise<BuildFindings> {
-  return async (c) => {
-    const out = await checkBuildOutput({
-      buildDir: c.buildDir,
-      image: c.image,
-      intermediateImage: c.intermediateImage,
-      logText: c.logText,
-      failedSinceMs: c.status === 'fail' ? c.startedMs : null,
-    });
-    const current = (objects: string[]) =>
-      withoutStaleObjects(objects, { sourceDir: makeDir, buildDir: c.buildDir });
-    return findingsInTreePaths(
-      {
-        duplicates: out.duplicates.map((d) => ({ ...d, objects: current(d.objects) })),
-        fileCollisions: out.fileCollisions.map((f) => ({ ...f, objects: current(f.objects) })),
-        errors: out.errors,
-        problems: out.problems,
-      },
-      {
-        source: [sourceDir, realOrSelf(sourceDir), SRC_IN_CONTAINER],
-        build: [c.buildDir, realOrSelf(c.buildDir), BUILD_IN_CONTAINER],
-      },
-    );
-  };
-}
-
-// make's $(CURDIR) is the resolved directory: under a symlinked work dir the compiler sees that.
-function realOrSelf(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return path;
-  }
 }
 
 export function summarise(s: SeriesToCheck): SeriesSummary {

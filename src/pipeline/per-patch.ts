@@ -1,5 +1,5 @@
 import type { BuildReport } from '../contract.ts';
-import type { ToolchainBuild } from '../build/matrix.ts';
+import type { ToolchainBuild } from '../build/toolchain-build.ts';
 import { errorIdentity } from '../checks/compare.ts';
 import { reportBuilds } from './report-builds.ts';
 

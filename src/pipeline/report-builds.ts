@@ -1,6 +1,6 @@
 import type { BuildReport } from '../contract.ts';
-import type { ToolchainBuild } from '../build/matrix.ts';
-import { compareWithBaseline, type Findings } from '../checks/index.ts';
+import type { ToolchainBuild } from '../build/toolchain-build.ts';
+import { compareWithBaseline, foldXenDuplicateLines, type Findings } from '../checks/index.ts';
 
 /** What the checks stage stored for one build (and what the baseline cache keeps). */
 export type BuildFindings = Findings & { problems: string[] };
@@ -9,7 +9,8 @@ export type BuildFindings = Findings & { problems: string[] };
 export function reportBuilds(baseline: ToolchainBuild[], series: ToolchainBuild[]): BuildReport[] {
   const reports: BuildReport[] = [];
   for (const b of baseline) {
-    const f = b.check as BuildFindings | null;
+    const stored = b.check as BuildFindings | null;
+    const f = stored && foldXenDuplicateLines(stored);
     reports.push({
       ...common(b),
       duplicates: {

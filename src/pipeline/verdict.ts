@@ -1,5 +1,7 @@
-import { newFailures } from '../checks/compare.ts';
 import type { ApplyResult, BuildReport, Verdict } from '../contract.ts';
+import { baseBroken, failedAt, failWords, judgedBuilds, toolchainVerdict } from '../result-words.ts';
+
+export { toolchainVerdict } from '../result-words.ts';
 
 /**
  * The series fails only for what it introduced; anything listci could not judge
@@ -11,30 +13,22 @@ export function decideVerdict(
 ): { verdict: Verdict; summary: string } {
   if (!apply) return { verdict: 'error', summary: 'error: no base to apply the series on' };
   if (!apply.ok) {
-    const at = apply.failedPatch ? ` at patch ${apply.failedPatch.number}/${apply.failedPatch.total}` : '';
+    const at = failedAt(apply);
     return {
       verdict: 'fail',
-      summary: `fail: the series does not apply${at}${apply.mangled ? ' (mangled by the mail client)' : ''}`,
+      summary: `fail: the series does not apply${at ? ` at patch ${at}` : ''}${apply.mangled ? ' (mangled by the mail client)' : ''}`,
     };
   }
-  // A toolchain a rule did not build (build.skipUntouchedArch) has nothing to say either way.
-  const series = builds.filter((b) => b.phase === 'series' && b.status !== 'skipped');
-  const failing = series.filter((b) => toolchainVerdict(b, builds) === 'fail');
+  const series = judgedBuilds(builds);
+  const failing = failWords(builds);
   const broken = builds.filter((b) => b.botError !== null || b.status === 'error' || b.status === 'timeout');
-  if (failing.length > 0) {
-    const parts = failing.map((b) => {
-      const d = b.duplicates.new.length;
-      const e = newFailures(b.errors).length;
-      const what = [
-        d ? `${d} new duplicate symbol${d > 1 ? 's' : ''}` : '',
-        e ? `${e} new error${e > 1 ? 's' : ''}` : '',
-      ]
-        .filter(Boolean)
-        .join(', ');
-      return `${what || (b.stopped ? 'the build was stopped' : 'the build fails')} under ${b.toolchain}`;
-    });
-    return { verdict: 'fail', summary: `fail: ${parts.join('; ')}` };
-  }
+  if (failing) return { verdict: 'fail', summary: `fail: ${failing}` };
+  const brokenBase = series.filter((b) => baseBroken(b, builds)).map((b) => b.toolchain);
+  if (brokenBase.length > 0 && broken.length === 0)
+    return {
+      verdict: 'error',
+      summary: `error: listci could not judge (${brokenBase.join(', ')}): the base does not build under ${brokenBase.join(', ')}, and the series fails the same way`,
+    };
   if (broken.length > 0 || series.length === 0) {
     const names = [...new Set(broken.map((b) => b.toolchain))].join(', ');
     // The first reason is the one to act on (the engine is down, an image is missing); the
@@ -49,23 +43,6 @@ export function decideVerdict(
     verdict: 'pass',
     summary: `pass: no new duplicate symbols or errors under ${series.map((b) => b.toolchain).join(', ')}`,
   };
-}
-
-/**
- * One toolchain's judgement of the series: fail for anything new (a duplicate, an error, or
- * a build that breaks where the base built, even when the log parser recognised nothing),
- * error when listci could not judge, else pass.
- */
-export function toolchainVerdict(b: BuildReport, builds: BuildReport[]): Verdict {
-  const baseline = builds.find((x) => x.phase === 'baseline' && x.toolchain === b.toolchain);
-  // A series build that listci had to stop (looping, filling the disk) where the base built is
-  // the series' doing: the limits are relative to what the base's build took.
-  const stoppedBySeries = b.status === 'timeout' && !!b.stopped;
-  const newlyBroken = (b.status === 'fail' || stoppedBySeries) && !b.botError && baseline?.status === 'pass';
-  if (b.duplicates.new.length > 0 || newFailures(b.errors).length > 0 || newlyBroken) return 'fail';
-  if (b.botError !== null || b.status === 'error' || b.status === 'timeout' || b.status === 'skipped')
-    return 'error';
-  return 'pass';
 }
 
 /** The series builds with their toolchain verdicts filled in. */

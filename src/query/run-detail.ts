@@ -1,43 +1,16 @@
 import type { Database } from 'better-sqlite3';
-import type { BuildStatus, CheckResult, Verdict } from '../contract.ts';
-import { replyBodyText } from './reply-text.ts';
-import { stmt } from '../db/stmt.ts';
-import { parseJsonArray } from './sql.ts';
+import type { CheckResult } from '../contract.ts';
+import { buildsOfRun as buildRowsOfRun, type BuildPhase } from '../db/builds.ts';
+import { findingsOfRun, type FindingDbRow } from '../db/findings.ts';
+import { replyOfRun as storedReplyOfRun } from '../db/replies.ts';
+import { parseJsonArray } from '../db/row.ts';
+import { runDetailRow } from '../db/run-reads.ts';
+import { mailText } from '../mail/parse.ts';
 import type { BuildRow, FindingRow, ReplyRow, RunDetail } from './types.ts';
-
-interface RunRow {
-  id: number;
-  version_id: number | null;
-  series_id: number | null;
-  version: number | null;
-  origin: string;
-  state: string;
-  verdict: Verdict | null;
-  summary: string | null;
-  base_commit: string | null;
-  base_ref: string | null;
-  base_reason: string | null;
-  result_json: string | null;
-  mail_received_at: string | null;
-  series_complete_at: string | null;
-  queued_at: string | null;
-  started_at: string | null;
-  build_started_at: string | null;
-  build_finished_at: string | null;
-  finished_at: string | null;
-  reply_sent_at: string | null;
-  reply_row_sent_at: string | null;
-}
 
 /** Everything about one run: the stored CheckResult plus the rows and times around it. */
 export function getRun(db: Database, id: number): RunDetail | null {
-  const r = stmt(
-    db,
-    `SELECT r.*, v.series_id, v.version, rp.sent_at AS reply_row_sent_at FROM runs r
-       LEFT JOIN series_versions v ON v.id = r.version_id
-       LEFT JOIN replies rp ON rp.run_id = r.id
-       WHERE r.id = ?`,
-  ).get(id) as RunRow | undefined;
+  const r = runDetailRow(db, id);
   if (!r) return null;
   let result: CheckResult | null = null;
   if (r.result_json) {
@@ -79,30 +52,7 @@ export function getRun(db: Database, id: number): RunDetail | null {
   };
 }
 
-interface BuildDbRow {
-  id: number;
-  toolchain: string;
-  phase: 'baseline' | 'series';
-  status: BuildStatus;
-  cached: number;
-  duration_ms: number | null;
-  bot_error: string | null;
-  log_path: string | null;
-}
-
-interface FindingDbRow {
-  id: number;
-  build_id: number;
-  kind: string;
-  status: 'new' | 'preexisting';
-  symbol: string | null;
-  objects: string;
-  file: string | null;
-  line: number | null;
-  message: string;
-}
-
-export function findingFromRow(f: FindingDbRow, b: { toolchain: string; phase: string }): FindingRow {
+export function findingFromRow(f: FindingDbRow, b: { toolchain: string; phase: BuildPhase }): FindingRow {
   return {
     id: f.id,
     kind: f.kind,
@@ -119,20 +69,15 @@ export function findingFromRow(f: FindingDbRow, b: { toolchain: string; phase: s
 }
 
 function buildsOfRun(db: Database, runId: number, result: CheckResult | null): BuildRow[] {
-  const builds = stmt(db, 'SELECT * FROM builds WHERE run_id = ? ORDER BY phase DESC, toolchain, id').all(
-    runId,
-  ) as BuildDbRow[];
-  const findings = stmt(db, 'SELECT * FROM findings WHERE run_id = ? ORDER BY status, kind, symbol, id').all(
-    runId,
-  ) as FindingDbRow[];
-  return builds.map((b) => {
+  const findings = findingsOfRun(db, runId);
+  return buildRowsOfRun(db, runId).map((b) => {
     const report = result?.builds.find((x) => x.toolchain === b.toolchain && x.phase === b.phase);
     return {
       id: b.id,
       toolchain: b.toolchain,
       phase: b.phase,
       status: b.status,
-      cached: b.cached === 1,
+      cached: b.cached,
       durationMs: b.duration_ms,
       botError: b.bot_error,
       hasLog: b.log_path !== null,
@@ -142,19 +87,8 @@ function buildsOfRun(db: Database, runId: number, result: CheckResult | null): B
   });
 }
 
-interface ReplyDbRow {
-  message_id: string;
-  subject: string;
-  state: string;
-  reason: string | null;
-  recipients: string;
-  raw: Buffer;
-  created_at: string;
-  sent_at: string | null;
-}
-
 function replyOfRun(db: Database, runId: number): ReplyRow | null {
-  const r = stmt(db, 'SELECT * FROM replies WHERE run_id = ?').get(runId) as ReplyDbRow | undefined;
+  const r = storedReplyOfRun(db, runId);
   if (!r) return null;
   let to: string[] = [];
   let cc: string[] = [];
@@ -174,6 +108,6 @@ function replyOfRun(db: Database, runId: number): ReplyRow | null {
     cc,
     createdAt: r.created_at,
     sentAt: r.sent_at,
-    body: replyBodyText(r.raw),
+    body: mailText(r.raw),
   };
 }

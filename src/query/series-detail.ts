@@ -1,8 +1,11 @@
 import type { Database } from 'better-sqlite3';
+import { patchesOfVersion } from '../db/patches.ts';
+import { parseJsonArray } from '../db/row.ts';
+import { runIdsOfVersion } from '../db/run-reads.ts';
+import { seriesById, seriesIdOfMessage } from '../db/series.ts';
+import { versionsOfSeries, type VersionRow } from '../db/versions.ts';
 import { getRun } from './run-detail.ts';
-import { formatAuthor, type SeriesRow } from './series-list.ts';
-import { stmt } from '../db/stmt.ts';
-import { parseJsonArray } from './sql.ts';
+import { formatAuthor } from './series-list.ts';
 import type { SeriesDetail, VersionDetail } from './types.ts';
 
 /**
@@ -12,43 +15,19 @@ import type { SeriesDetail, VersionDetail } from './types.ts';
 export function findSeriesId(db: Database, key: string): number | null {
   const k = key.trim();
   if (/^\d+$/.test(k)) {
-    const row = stmt(db, 'SELECT id FROM series WHERE id = ?').get(Number(k)) as { id: number } | undefined;
-    return row?.id ?? null;
+    return seriesById(db, Number(k))?.id ?? null;
   }
   const mid = k.replace(/^<|>$/g, '');
-  const row = stmt(
-    db,
-    `SELECT series_id AS id FROM series_versions WHERE head_message_id = @mid OR cover_message_id = @mid
-       UNION ALL
-       SELECT v.series_id FROM patches p JOIN series_versions v ON v.id = p.version_id WHERE p.message_id = @mid
-       LIMIT 1`,
-  ).get({ mid }) as { id: number } | undefined;
-  return row?.id ?? null;
-}
-
-interface VersionRow {
-  id: number;
-  version: number;
-  total: number;
-  resend: number;
-  subject: string;
-  head_message_id: string;
-  cover_message_id: string | null;
-  tags: string;
-  state: string;
-  missing: string;
-  first_seen_at: string;
-  complete_at: string | null;
+  return seriesIdOfMessage(db, mid);
 }
 
 /** One series with every version, run, build, finding and reply, oldest version first. */
 export function getSeries(db: Database, key: string): SeriesDetail | null {
   const id = findSeriesId(db, key);
   if (id === null) return null;
-  const s = stmt(db, 'SELECT * FROM series WHERE id = ?').get(id) as SeriesRow;
-  const versions = stmt(db, 'SELECT * FROM series_versions WHERE series_id = ? ORDER BY version, id').all(
-    id,
-  ) as VersionRow[];
+  const s = seriesById(db, id);
+  if (!s) return null;
+  const versions = versionsOfSeries(db, id);
   return {
     id: s.id,
     list: s.list,
@@ -63,13 +42,11 @@ export function getSeries(db: Database, key: string): SeriesDetail | null {
 }
 
 function describeVersion(db: Database, v: VersionRow): VersionDetail {
-  const patches = stmt(
-    db,
-    'SELECT number, subject, message_id AS messageId FROM patches WHERE version_id = ? ORDER BY number',
-  ).all(v.id) as { number: number; subject: string; messageId: string }[];
-  const runIds = stmt(db, 'SELECT id FROM runs WHERE version_id = ? ORDER BY id').all(v.id) as {
-    id: number;
-  }[];
+  const patches = patchesOfVersion(db, v.id).map((p) => ({
+    number: p.number,
+    subject: p.subject,
+    messageId: p.message_id,
+  }));
   return {
     id: v.id,
     version: v.version,
@@ -84,6 +61,8 @@ function describeVersion(db: Database, v: VersionRow): VersionDetail {
     firstSeenAt: v.first_seen_at,
     completeAt: v.complete_at,
     patches,
-    runs: runIds.map((r) => getRun(db, r.id)).filter((r) => r !== null),
+    runs: runIdsOfVersion(db, v.id)
+      .map((id) => getRun(db, id))
+      .filter((r) => r !== null),
   };
 }

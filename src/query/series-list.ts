@@ -1,14 +1,9 @@
 import type { Database } from 'better-sqlite3';
-import type { Verdict } from '../contract.ts';
+import { seriesBuildBadges } from '../db/builds.ts';
+import { latestRunOfSeries } from '../db/run-reads.ts';
+import { searchSeries, seriesById } from '../db/series.ts';
+import { versionSummary } from '../db/versions.ts';
 import type { Page, PageRequest, SeriesFilters, SeriesListItem, ToolchainBadge } from './types.ts';
-import {
-  LATEST_RUN_OF_SERIES,
-  TOOLCHAIN_VERDICT,
-  TOOLCHAIN_MATCH,
-  likeContains,
-  toolchainParams,
-} from './sql.ts';
-import { stmt } from '../db/stmt.ts';
 
 export const MAX_LIMIT = 200;
 
@@ -30,64 +25,18 @@ export function decodeCursor(cursor: string): { updatedAt: string; id: number } 
  */
 export function listSeries(db: Database, filters: SeriesFilters, req: PageRequest): Page<SeriesListItem> {
   const limit = Math.max(1, Math.min(MAX_LIMIT, Math.floor(req.limit)));
-  const where: string[] = [];
-  const params: Record<string, string | number> = {};
-  if (filters.author) {
-    where.push(`(s.author_addr LIKE @author ESCAPE '\\' OR s.author_name LIKE @author ESCAPE '\\')`);
-    params.author = likeContains(filters.author);
-  }
-  if (filters.subject) {
-    where.push(`s.title LIKE @subject ESCAPE '\\'`);
-    params.subject = likeContains(filters.subject);
-  }
-  if (filters.list) {
-    where.push('s.list = @list');
-    params.list = filters.list;
-  }
-  if (filters.since) {
-    where.push('s.updated_at >= @since');
-    params.since = filters.since;
-  }
-  if (filters.version !== undefined) {
-    where.push(
-      'EXISTS (SELECT 1 FROM series_versions sv WHERE sv.series_id = s.id AND sv.version = @version)',
-    );
-    params.version = filters.version;
-  }
-  if (filters.toolchain) {
-    Object.assign(params, toolchainParams(filters.toolchain));
-    if (filters.verdict) params.verdict = filters.verdict;
-    where.push(
-      `EXISTS (SELECT 1 FROM builds b WHERE b.run_id = ${LATEST_RUN_OF_SERIES} AND b.phase = 'series'
-        AND ${TOOLCHAIN_MATCH}${filters.verdict ? ` AND ${TOOLCHAIN_VERDICT} = @verdict` : ''})`,
-    );
-  } else if (filters.verdict) {
-    where.push(`(SELECT verdict FROM runs WHERE id = ${LATEST_RUN_OF_SERIES}) = @verdict`);
-    params.verdict = filters.verdict;
-  }
-  // A substring match cannot use an index. Walking series_recent and testing each row is
-  // fast when the text is common and slow when it is rare (75 ms at 100,000 series); a
-  // plain table scan and a top-N sort costs about 20 ms either way.
-  const substring = Boolean(filters.author || filters.subject);
   let offset = 0;
   let page: number | null = null;
+  let before: { updatedAt: string; id: number } | undefined;
   if (req.cursor) {
-    const c = decodeCursor(req.cursor);
-    where.push('(s.updated_at, s.id) < (@cuAt, @cuId)');
-    params.cuAt = c.updatedAt;
-    params.cuId = c.id;
+    before = decodeCursor(req.cursor);
   } else if (req.page && req.page > 1) {
     page = Math.floor(req.page);
     offset = (page - 1) * limit;
   } else if (req.page) {
     page = 1;
   }
-  const rows = stmt(
-    db,
-    `SELECT s.id, s.updated_at AS updatedAt FROM series s ${substring ? 'NOT INDEXED' : ''}
-       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-       ORDER BY s.updated_at DESC, s.id DESC LIMIT @lim OFFSET @off`,
-  ).all({ ...params, lim: limit + 1, off: offset }) as { id: number; updatedAt: string }[];
+  const rows = searchSeries(db, { ...filters, before, limit: limit + 1, offset });
   const more = rows.length > limit;
   const pageRows = rows.slice(0, limit);
   const last = pageRows.at(-1);
@@ -99,43 +48,15 @@ export function listSeries(db: Database, filters: SeriesFilters, req: PageReques
   };
 }
 
-/** A row of the series table as stored. */
-export interface SeriesRow {
-  id: number;
-  list: string;
-  title: string;
-  author_name: string | null;
-  author_addr: string;
-  created_at: string;
-  updated_at: string;
-}
-
 export const formatAuthor = (name: string | null, addr: string): string =>
   name ? `${name} <${addr}>` : addr;
 
 /** One list row: the series, its latest version and the per-toolchain badges of its latest run. */
 export function describeSeries(db: Database, id: number): SeriesListItem {
-  const s = stmt(db, 'SELECT * FROM series WHERE id = ?').get(id) as SeriesRow;
-  const v = stmt(
-    db,
-    `SELECT max(version) AS latest, count(*) AS n,
-         (SELECT head_message_id FROM series_versions WHERE series_id = @id ORDER BY version DESC, id DESC LIMIT 1) AS head
-       FROM series_versions WHERE series_id = @id`,
-  ).get({ id }) as { latest: number | null; n: number; head: string | null };
-  const run = stmt(
-    db,
-    `SELECT r.id, v.version, r.verdict, r.summary, r.finished_at AS finishedAt
-       FROM runs r JOIN series_versions v ON v.id = r.version_id WHERE r.id = ${LATEST_RUN_OF_SERIES.replaceAll('s.id', '@id')}`,
-  ).get({ id }) as
-    | {
-        id: number;
-        version: number;
-        verdict: Verdict | null;
-        summary: string | null;
-        finishedAt: string | null;
-      }
-    | undefined;
-  const toolchains = run ? toolchainBadges(db, run.id) : [];
+  const s = seriesById(db, id);
+  if (!s) throw new Error(`series ${id} does not exist`);
+  const v = versionSummary(db, id);
+  const run = latestRunOfSeries(db, id);
   return {
     id: s.id,
     list: s.list,
@@ -148,18 +69,11 @@ export function describeSeries(db: Database, id: number): SeriesListItem {
     headMessageId: v.head,
     createdAt: s.created_at,
     updatedAt: s.updated_at,
-    latestRun: run ?? null,
-    toolchains,
+    latestRun: run,
+    toolchains: run ? toolchainBadges(db, run.id) : [],
   };
 }
 
 export function toolchainBadges(db: Database, runId: number): ToolchainBadge[] {
-  return stmt(
-    db,
-    `SELECT b.toolchain, b.status, ${TOOLCHAIN_VERDICT} AS verdict,
-         (SELECT count(*) FROM findings f
-           WHERE f.run_id = b.run_id AND f.build_id = b.id AND f.kind = 'duplicate-symbol' AND f.status = 'new')
-           AS newDuplicates
-       FROM builds b WHERE b.run_id = ? AND b.phase = 'series' ORDER BY b.toolchain`,
-  ).all(runId) as ToolchainBadge[];
+  return seriesBuildBadges(db, runId);
 }

@@ -1,6 +1,11 @@
 // Plain rows the query side returns; the CLI prints them and the API serves them as JSON.
 // Shapes are documented in docs/api.md: add fields, never rename or remove them.
-import type { ApplyResult, BaseStep, BuildStatus, CheckResult, Verdict } from '../contract.ts';
+import type { ApplyResult, BaseStep, BuildStatus, CheckResult, FindingStatus, Verdict } from '../contract.ts';
+import type { BuildPhase } from '../db/builds.ts';
+import type { FindingKind } from '../db/findings.ts';
+import type { ReplyState } from '../db/replies.ts';
+import type { RunOrigin, RunState } from '../db/runs.ts';
+import type { VersionState } from '../db/versions.ts';
 
 /** One toolchain's series build in a run, as a badge on the list. */
 export interface ToolchainBadge {
@@ -61,8 +66,8 @@ export interface Page<T> {
 
 export interface FindingRow {
   id: number;
-  kind: string;
-  status: 'new' | 'preexisting';
+  kind: FindingKind;
+  status: FindingStatus;
   symbol: string | null;
   objects: string[];
   file: string | null;
@@ -70,7 +75,7 @@ export interface FindingRow {
   message: string;
   buildId: number;
   toolchain: string;
-  phase: string;
+  phase: BuildPhase;
 }
 
 export interface FindingHit extends FindingRow {
@@ -91,7 +96,7 @@ export interface FindingFilters {
 export interface BuildRow {
   id: number;
   toolchain: string;
-  phase: 'baseline' | 'series';
+  phase: BuildPhase;
   status: BuildStatus;
   cached: boolean;
   durationMs: number | null;
@@ -105,7 +110,7 @@ export interface BuildRow {
 export interface ReplyRow {
   messageId: string;
   subject: string;
-  state: string; // pending | sent | dry-run | suppressed | failed
+  state: ReplyState;
   reason: string | null;
   to: string[];
   cc: string[];
@@ -130,8 +135,8 @@ export interface RunDetail {
   versionId: number | null;
   seriesId: number | null;
   version: number | null;
-  origin: string;
-  state: string;
+  origin: RunOrigin;
+  state: RunState;
   verdict: Verdict | null;
   summary: string | null;
   base: { commit: string | null; ref: string | null; reason: string | null; steps: BaseStep[] };
@@ -151,7 +156,7 @@ export interface VersionDetail {
   headMessageId: string;
   coverMessageId: string | null;
   tags: string[];
-  state: string;
+  state: VersionState;
   missing: number[];
   firstSeenAt: string;
   completeAt: string | null;

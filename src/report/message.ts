@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import addressparser from 'nodemailer/lib/addressparser';
 import MailComposer from 'nodemailer/lib/mail-composer';
-import type { Verdict } from '../contract.ts';
+import { AUTO_SUBMITTED, AUTO_SUBMITTED_VALUE, RUN_HEADER, type Verdict } from '../contract.ts';
 import { isPlainAddress } from '../mail/author.ts';
-import { AUTO_SUBMITTED, AUTO_SUBMITTED_VALUE, RUN_HEADER } from './headers.ts';
 import type { HeadMail, RenderedReply } from './render.ts';
 
 // The complete reply as RFC 5322 bytes. These bytes are stored in the outbox and are

@@ -1,11 +1,26 @@
-import { Readable } from 'node:stream';
 import type { Database } from 'better-sqlite3';
-import SMTPConnection from 'nodemailer/lib/smtp-connection';
-import type { RawConfig } from '../config/schema.ts';
-import { findMessageIdOverImap, type ImapMailboxOptions } from '../ingest/imap-search.ts';
+import { backoffDelay, type Backoff } from '../backoff.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { addressOf, type BuiltReply, type Recipients } from './message.ts';
+import {
+  dueReplies,
+  inFlightReplies,
+  insertReply,
+  markReplyFailed,
+  markReplySent,
+  noteInFlightError,
+  retryReplyAt,
+  startSending,
+  type ReplyRow,
+} from '../db/replies.ts';
 import type { ReplyState } from './policy.ts';
+import {
+  fromHeaderAddress,
+  sendOverSmtp,
+  type SendError,
+  type SmtpConfig,
+  type SmtpSession,
+} from './smtp.ts';
 
 // The durable outbox. A reply is recorded (bytes, Message-ID, recipients) before anything
 // is sent, and an attempt is committed as in flight ('sending') before the bytes go to
@@ -24,7 +39,11 @@ import type { ReplyState } from './policy.ts';
 //
 // While a reply is 'sending', next_attempt_at holds when that attempt started.
 
-export type SmtpConfig = NonNullable<RawConfig['reply']['smtp']>;
+/**
+ * Is a mail with this Message-ID in the list's mailbox? The daemon hands the outbox one
+ * (an IMAP header search); it throws when it cannot tell, which never reads as "absent".
+ */
+export type MailboxLookup = (messageId: string) => Promise<boolean>;
 
 export interface EnqueuedReply {
   id: number;
@@ -41,62 +60,37 @@ export function enqueueReply(
   message: BuiltReply,
   opts: { state?: ReplyState; reason?: string | null; now?: Date } = {},
 ): EnqueuedReply {
-  const now = (opts.now ?? new Date()).toISOString();
-  const res = db
-    .prepare(
-      `INSERT INTO replies (run_id, message_id, recipients, subject, raw, state, reason, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(run_id) DO NOTHING`,
-    )
-    .run(
-      runId,
-      message.messageId,
-      JSON.stringify(message.recipients),
-      message.subject,
-      message.raw,
-      opts.state ?? 'pending',
-      opts.reason ?? null,
-      now,
-    );
-  if (res.changes === 1)
-    return {
-      id: Number(res.lastInsertRowid),
-      state: opts.state ?? 'pending',
-      inserted: true,
-      messageId: message.messageId,
-    };
-  const row = db.prepare('SELECT id, state, message_id FROM replies WHERE run_id = ?').get(runId) as {
-    id: number;
-    state: string;
-    message_id: string;
-  };
-  return { id: row.id, state: row.state, inserted: false, messageId: row.message_id };
+  return insertReply(db, {
+    runId,
+    messageId: message.messageId,
+    recipients: message.recipients,
+    subject: message.subject,
+    raw: message.raw,
+    state: opts.state ?? 'pending',
+    reason: opts.reason ?? null,
+    createdAt: (opts.now ?? new Date()).toISOString(),
+  });
 }
 
-export interface Backoff {
-  baseMs: number;
-  maxMs: number;
+/** How a refused reply is retried: the shared backoff, and how many tries in all. */
+export interface ReplyRetry extends Backoff {
   /** After this many failed attempts the reply is marked 'failed'. */
   maxAttempts: number;
 }
 
-export const DEFAULT_BACKOFF: Backoff = { baseMs: 60_000, maxMs: 3600_000, maxAttempts: 10 };
-
-/** Delay after the n-th failed attempt (1-based): base, 2×base, 4×base, … capped. */
-export function backoffDelay(attempts: number, b: Backoff = DEFAULT_BACKOFF): number {
-  return Math.min(b.maxMs, b.baseMs * 2 ** Math.max(0, attempts - 1));
-}
+export const DEFAULT_BACKOFF: ReplyRetry = { baseMs: 60_000, maxMs: 3600_000, maxAttempts: 10 };
 
 export interface DeliverOptions {
   smtp?: SmtpConfig | null;
   password?: string | null;
   /**
-   * Is a mail with this Message-ID in the list's mailbox? (findMessageIdOverImap) Without
-   * it, a reply whose SMTP session failed after DATA is marked failed rather than risk a
-   * second copy on the list; one interrupted by a crash is sent again.
+   * The list's mailbox, to look for a reply that may have gone out. Without it, a reply
+   * whose SMTP session failed after DATA is marked failed rather than risk a second copy
+   * on the list; one interrupted by a crash is sent again.
    */
-  imapCheck?: ((messageId: string) => Promise<boolean>) | null;
+  imapCheck?: MailboxLookup | null;
   now?: Date;
-  backoff?: Backoff;
+  backoff?: ReplyRetry;
   /**
    * An in-flight reply not (yet) in the mailbox is left alone this long after its attempt
    * started: a list can take minutes to deliver, and a re-send then would be a duplicate.
@@ -117,17 +111,6 @@ export interface DeliveryReport {
   failed: number[];
 }
 
-interface ReplyRow {
-  id: number;
-  run_id: number;
-  message_id: string;
-  recipients: string;
-  raw: Buffer;
-  state: string;
-  attempts: number;
-  next_attempt_at: string | null;
-}
-
 /** Sends every due reply once; returns what happened to each. Call it again on a timer. */
 export async function deliverPending(db: Database, opts: DeliverOptions = {}): Promise<DeliveryReport> {
   const now = opts.now ?? new Date();
@@ -137,23 +120,13 @@ export async function deliverPending(db: Database, opts: DeliverOptions = {}): P
   const report: DeliveryReport = { sent: [], foundInMailbox: [], waiting: [], retrying: [], failed: [] };
 
   const due: ReplyRow[] = [];
-  const inFlight = db
-    .prepare(`SELECT * FROM replies WHERE state = 'sending' ORDER BY id`)
-    .all() as ReplyRow[];
-  for (const row of inFlight) {
+  for (const row of inFlightReplies(db)) {
     const verdict = await recoverInFlight(db, row, { imapCheck: opts.imapCheck ?? null, now, grace, log });
     if (verdict === 'found') report.foundInMailbox.push(row.id);
     else if (verdict === 'wait') report.waiting.push(row.id);
     else due.push(row);
   }
-  due.push(
-    ...(db
-      .prepare(
-        `SELECT * FROM replies WHERE state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
-         ORDER BY id`,
-      )
-      .all(now.toISOString()) as ReplyRow[]),
-  );
+  due.push(...dueReplies(db, now.toISOString()));
   if (!due.length) return report;
 
   if (!opts.smtp)
@@ -170,67 +143,11 @@ export async function deliverPending(db: Database, opts: DeliverOptions = {}): P
   return report;
 }
 
-interface SmtpSession {
-  smtp: SmtpConfig;
-  password: string | null;
-  socketTimeoutMs: number;
-}
-
-/** A failed SMTP session; `handedOver` once the server had been given the message. */
-type SendError = SMTPConnection.SMTPError & { handedOver?: boolean };
-
-/**
- * One SMTP session for one reply. SMTPConnection pipes the message only once the server
- * has answered DATA with 354, so the first read of it marks the point from which the
- * server may end up with the whole reply whatever goes wrong next: an error from then on
- * says `handedOver`, one before it means the reply was not sent.
- */
-function sendOverSmtp(
-  o: SmtpSession,
-  envelope: { from: string; to: string[] },
-  raw: Buffer,
-): Promise<SMTPConnection.SentMessageInfo> {
-  return new Promise((resolve, reject) => {
-    let handedOver = false;
-    let settled = false;
-    const conn = new SMTPConnection({
-      host: o.smtp.host,
-      port: o.smtp.port,
-      secure: o.smtp.secure,
-      connectionTimeout: 30_000,
-      greetingTimeout: 30_000,
-      socketTimeout: o.socketTimeoutMs,
-    });
-    const finish = (err: SendError | null | undefined, info?: SMTPConnection.SentMessageInfo): void => {
-      if (settled) return;
-      settled = true;
-      conn.close();
-      if (err) reject(Object.assign(err, { handedOver }));
-      else resolve(info!);
-    };
-    // Errors reach the callbacks too, but an 'error' event nobody listens to would crash the daemon.
-    conn.on('error', (err: SendError) => finish(err));
-    const message = new Readable({
-      read() {
-        handedOver = true;
-        this.push(raw);
-        this.push(null);
-      },
-    });
-    const send = (): void => conn.send(envelope, message, (err, info) => finish(err, info));
-    conn.connect((err) => {
-      if (err) return finish(err);
-      if (!o.smtp.user) return send();
-      conn.login({ user: o.smtp.user, pass: o.password ?? '' }, (e) => (e ? finish(e) : send()));
-    });
-  });
-}
-
 async function recoverInFlight(
   db: Database,
   row: ReplyRow,
   ctx: {
-    imapCheck: ((messageId: string) => Promise<boolean>) | null;
+    imapCheck: MailboxLookup | null;
     now: Date;
     grace: number;
     log: Logger;
@@ -269,27 +186,11 @@ async function recoverInFlight(
   return 'send';
 }
 
-function markSent(db: Database, row: ReplyRow, now: Date, from: string): void {
-  const t = now.toISOString();
-  db.transaction(() => {
-    const res = db
-      .prepare(
-        `UPDATE replies SET state = 'sent', sent_at = ?, next_attempt_at = NULL WHERE id = ? AND state = ?`,
-      )
-      .run(t, row.id, from);
-    if (res.changes === 1)
-      db.prepare('UPDATE runs SET reply_sent_at = ? WHERE id = ? AND reply_sent_at IS NULL').run(
-        t,
-        row.run_id,
-      );
-  })();
-}
-
 async function attempt(
   db: Database,
   session: SmtpSession,
   row: ReplyRow,
-  ctx: { now: Date; backoff: Backoff; log: Logger; canLookUp: boolean },
+  ctx: { now: Date; backoff: ReplyRetry; log: Logger; canLookUp: boolean },
 ): Promise<'sent' | 'retrying' | 'failed' | 'waiting'> {
   const what = { reply: row.id, run: row.run_id, messageId: row.message_id };
   if (row.state === 'sending' && row.attempts >= ctx.backoff.maxAttempts) {
@@ -301,13 +202,7 @@ async function attempt(
     return 'failed';
   }
   // The in-flight mark is committed before a byte goes out: after a crash it says "maybe sent".
-  const claimed = db
-    .prepare(
-      `UPDATE replies SET state = 'sending', attempts = attempts + 1, next_attempt_at = ?
-       WHERE id = ? AND state IN ('pending', 'sending')`,
-    )
-    .run(ctx.now.toISOString(), row.id);
-  if (claimed.changes !== 1) return 'waiting'; // another delivery pass got it first
+  if (!startSending(db, row.id, ctx.now.toISOString())) return 'waiting'; // another delivery pass got it first
   const attempts = row.attempts + 1;
   try {
     const info = await sendOverSmtp(session, envelopeOf(row), row.raw);
@@ -335,9 +230,7 @@ async function attempt(
       return 'failed';
     }
     const next = new Date(ctx.now.getTime() + backoffDelay(attempts, ctx.backoff)).toISOString();
-    db.prepare(
-      `UPDATE replies SET state = 'pending', last_error = ?, next_attempt_at = ? WHERE id = ? AND state = 'sending'`,
-    ).run(message, next, row.id);
+    retryReplyAt(db, row.id, message, next);
     ctx.log.warn({ ...what, attempts, next, err: message }, 'reply not sent; will retry');
     return 'retrying';
   }
@@ -358,7 +251,7 @@ function maybeSent(
 ): 'waiting' | 'failed' {
   const what = { reply: row.id, run: row.run_id, messageId: row.message_id, attempts: ctx.attempts };
   if (ctx.canLookUp) {
-    db.prepare(`UPDATE replies SET last_error = ? WHERE id = ? AND state = 'sending'`).run(message, row.id);
+    noteInFlightError(db, row.id, message);
     ctx.log.warn(
       { ...what, err: message },
       'the SMTP session failed after the reply was handed over: it may have been sent; looking in the list mailbox before sending again',
@@ -372,29 +265,15 @@ function maybeSent(
 }
 
 function markFailed(db: Database, row: ReplyRow, error: string): void {
-  db.prepare(
-    `UPDATE replies SET state = 'failed', last_error = ?, next_attempt_at = NULL WHERE id = ? AND state = 'sending'`,
-  ).run(error, row.id);
+  markReplyFailed(db, row.id, error);
+}
+
+function markSent(db: Database, row: ReplyRow, now: Date, from: ReplyRow['state']): void {
+  markReplySent(db, row, now.toISOString(), from);
 }
 
 /** MAIL FROM is the From header's address; RCPT TO exactly the recorded recipients. */
 function envelopeOf(row: ReplyRow): { from: string; to: string[] } {
   const r = JSON.parse(row.recipients) as Recipients;
   return { from: fromHeaderAddress(row.raw), to: [...r.to, ...r.cc].map(addressOf) };
-}
-
-function fromHeaderAddress(raw: Buffer): string {
-  const end = raw.indexOf('\r\n\r\n');
-  const head = raw
-    .subarray(0, end < 0 ? raw.length : end)
-    .toString('utf8')
-    .replace(/\r?\n[ \t]+/g, ' ');
-  const m = /^from:[ \t]*(.*)$/im.exec(head);
-  if (!m) throw new Error('stored reply has no From header');
-  return addressOf(m[1]!);
-}
-
-/** The in-flight check against the list's mailbox, for deliverPending's `imapCheck`. */
-export function imapCheckFor(mailbox: ImapMailboxOptions): (messageId: string) => Promise<boolean> {
-  return (messageId) => findMessageIdOverImap(mailbox, messageId);
 }

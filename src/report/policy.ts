@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import type { Verdict } from '../contract.ts';
+import { recentCountedRecipients, type ReplyState as StoredReplyState } from '../db/replies.ts';
 import { addressOf, type Recipients } from './message.ts';
 
 // Whether a reply goes out at all. A bot on a busy list is filtered out after one noisy
@@ -18,7 +19,8 @@ export interface ReplyPolicy {
   perHour: number;
 }
 
-export type ReplyState = 'pending' | 'dry-run' | 'suppressed';
+/** What the policy decides; the outbox moves a reply on from there (sending, sent, failed). */
+export type ReplyState = Extract<StoredReplyState, 'pending' | 'dry-run' | 'suppressed'>;
 
 export interface ReplyDecision {
   state: ReplyState;
@@ -27,8 +29,6 @@ export interface ReplyDecision {
   recipients: Recipients;
 }
 
-/** Replies that went out, or will, or would have in dry-run: what a rate limit counts. */
-const COUNTED_STATES = "('pending', 'sending', 'sent', 'dry-run')";
 const HOUR_MS = 3600_000;
 
 export function decideReply(
@@ -55,11 +55,9 @@ export function decideReply(
   };
 
   const since = new Date(reply.now.getTime() - HOUR_MS).toISOString();
-  const recent = db
-    .prepare(`SELECT recipients FROM replies WHERE state IN ${COUNTED_STATES} AND created_at > ?`)
-    .all(since) as { recipients: string }[];
+  const recent = recentCountedRecipients(db, since);
   const toAuthor = recent.filter((r) => {
-    const to = (JSON.parse(r.recipients) as Recipients).to[0];
+    const to = (JSON.parse(r) as Recipients).to[0];
     return to !== undefined && addressOf(to) === authorAddr;
   }).length;
   if (toAuthor >= policy.perAuthorPerHour)

@@ -1,6 +1,22 @@
 import type { BuildError, BuildReport, CheckResult, DuplicateSymbol } from '../contract.ts';
-import { newFailures } from '../checks/compare.ts';
-import { buildNotes, toolchainLabel } from '../pipeline/build-notes.ts';
+import {
+  baseLine,
+  buildNotes,
+  definedIn,
+  duplicateTitle,
+  errorLine,
+  failedAt,
+  failWords,
+  newErrors,
+  newWarnings,
+  passingToolchains,
+  plural,
+  preexistingMessages,
+  resultWord,
+  seriesBuilds as seriesOf,
+  toolchainLabel,
+} from '../result-words.ts';
+import { stripReplyPrefixes } from '../mail/subject.ts';
 
 // The text of the reply a maintainer reads in the thread. Modelled on the kernel test
 // robot's reports: the verdict first, what is new marked as new, what was already broken
@@ -50,6 +66,7 @@ export function renderReply(input: ReplyInput): RenderedReply {
       result.verdict === 'error' ? '' : botErrorSection(b),
       duplicatesSection(b, result.series.patches.length),
       errorsSection(b),
+      warningsSection(b),
     ]),
     collisionsSection(result),
     preexistingSection(result),
@@ -63,16 +80,12 @@ export function renderReply(input: ReplyInput): RenderedReply {
   };
 }
 
-/** "Re: " once, however many the head mail already carries. */
+/** "Re: " once, however many reply prefixes the head mail already carries. */
 export function replySubject(subject: string): string {
-  return `Re: ${subject.replace(/^(\s*(re|aw|sv)\s*:\s*)+/i, '').trim()}`;
+  return `Re: ${stripReplyPrefixes(subject)}`;
 }
 
-const seriesBuilds = (r: CheckResult): BuildReport[] => r.builds.filter((b) => b.phase === 'series');
-/** Errors the series introduced; warnings and Xen's duplicate check (shown as duplicates) aside. */
-const newErrors = (b: BuildReport): BuildError[] =>
-  newFailures(b.errors).filter((e) => e.kind !== 'duplicate-check');
-const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+const seriesBuilds = (r: CheckResult): BuildReport[] => seriesOf(r.builds);
 
 /** The bot's own failures: a build it could not run, or a run that never got to building. */
 function botErrors(r: CheckResult): string[] {
@@ -92,29 +105,15 @@ function verdictLine(r: CheckResult): string {
       'Nothing is known about the series from this run; no action is needed from the author.',
     ].join('\n');
   }
-  if (apply && !apply.ok && apply.failedPatch) {
-    const m = `${apply.failedPatch.number}/${apply.failedPatch.total}`;
+  const m = failedAt(apply);
+  if (apply && m) {
     if (apply.mangled)
       return `FAIL: patch ${m} was damaged by the mail client, not by a conflict with the base: ${apply.mangled}.`;
     return `FAIL: patch ${m} does not apply to the base.`;
   }
-  const builds = seriesBuilds(r);
-  if (r.verdict === 'pass') {
-    const names = builds.filter((b) => b.status === 'pass').map((b) => b.toolchain);
-    return `PASS: the series applied and built with live patching under ${names.join(', ') || 'no toolchain'}; no new duplicate symbols.`;
-  }
-  const parts: string[] = [];
-  for (const b of builds) {
-    const dups = b.duplicates.new.length;
-    const errs = newErrors(b).length;
-    const what = [
-      dups ? plural(dups, 'new duplicate symbol') : '',
-      errs ? plural(errs, 'new build error') : '',
-      !dups && !errs && (b.status === 'fail' || b.status === 'timeout') ? `build ${b.status}` : '',
-    ].filter(Boolean);
-    if (what.length) parts.push(`${what.join(' and ')} under ${b.toolchain}`);
-  }
-  return `FAIL: ${parts.length ? parts.join('; ') : r.summary}.`;
+  if (r.verdict === 'pass')
+    return `PASS: the series applied and built with live patching under ${passingToolchains(r.builds) || 'no toolchain'}; no new duplicate symbols.`;
+  return `FAIL: ${failWords(r.builds) || r.summary}.`;
 }
 
 function seriesAndBase(r: CheckResult): string {
@@ -124,10 +123,7 @@ function seriesAndBase(r: CheckResult): string {
   ];
   if (!s.complete && s.missing.length)
     lines.push(`        checked without patches ${s.missing.join(', ')}: they never arrived`);
-  if (r.base) {
-    const ref = r.base.ref ? ` (${r.base.ref})` : '';
-    lines.push(`Base:   ${r.base.commit.slice(0, 12)}${ref}, chosen by: ${r.base.reason}`);
-  } else lines.push('Base:   none could be chosen');
+  lines.push(`Base:   ${baseLine(r.base)}`);
   return lines.join('\n');
 }
 
@@ -168,9 +164,9 @@ function buildTable(r: CheckResult): string {
     // The toolchain's judgement when the pipeline gave one: a build that links but adds a duplicate fails.
     b.botError
       ? 'error (listci)'
-      : b.status === 'skipped' || (b.verdict ?? b.status) === 'pass'
-        ? (b.verdict ?? b.status)
-        : (b.verdict ?? b.status).toUpperCase(),
+      : b.status === 'skipped' || resultWord(b) === 'pass'
+        ? resultWord(b)
+        : resultWord(b).toUpperCase(),
     b.status === 'skipped' || b.botError ? '-' : duration(b.durationMs),
     String(b.duplicates.new.length),
     String(newErrors(b).length),
@@ -209,29 +205,34 @@ function duplicatesSection(b: BuildReport, total: number): string {
   return [
     `New duplicate symbols under ${b.toolchain} (not in the base; the hypervisor is no longer live-patchable):`,
     ...dups.flatMap((d) => [
-      `  ${d.key}${d.introducedBy ? ` (introduced by patch ${d.introducedBy}/${total})` : ''}`,
-      `    defined in: ${d.objects.join(', ') || 'unknown objects'}${d.addresses.length ? ` (${d.addresses.join(' != ')})` : ''}`,
+      `  ${duplicateTitle(d, total)}`,
+      `    defined in: ${definedIn(d)}${d.addresses.length ? ` (${d.addresses.join(' != ')})` : ''}`,
+      ...(d.xenLine ? [`    Xen's check: ${d.xenLine}`] : []),
       `    why: ${whyItBreaks(d)}`,
     ]),
   ].join('\n');
 }
 
-function errorsSection(b: BuildReport): string {
-  // Xen's own duplicate check is reported above as the duplicates themselves.
-  const errs = b.errors.filter((e) => e.status === 'new' && e.kind !== 'duplicate-check');
+/** The errors the table counts, no more: Xen's duplicate check shows above as the duplicates. */
+const errorsSection = (b: BuildReport): string =>
+  logSection(`New build errors under ${b.toolchain}:`, newErrors(b));
+
+/** New warnings are worth a look but fail nothing, so they are not among the errors. */
+const warningsSection = (b: BuildReport): string =>
+  logSection(`New compiler warnings under ${b.toolchain} (they do not fail the series):`, newWarnings(b));
+
+function logSection(title: string, errs: BuildError[]): string {
   if (!errs.length) return '';
   const shown = errs.slice(0, ERRORS_MAX);
-  const lines = [`New build errors under ${b.toolchain}:`];
+  const lines = [title];
   for (const e of shown) {
-    lines.push(`  ${where(e)}${e.kind}: ${e.message}`);
+    lines.push(`  ${errorLine(e)}`);
     if (e.excerpt.trim()) lines.push(quote(clip(e.excerpt, EXCERPT_MAX)));
   }
   if (errs.length > shown.length)
     lines.push(`  ... and ${errs.length - shown.length} more (see the run's page).`);
   return lines.join('\n');
 }
-
-const where = (e: BuildError): string => (e.file ? `${e.file}${e.line !== null ? `:${e.line}` : ''}: ` : '');
 
 function collisionsSection(r: CheckResult): string {
   const lines: string[] = [];
@@ -249,7 +250,7 @@ function preexistingSection(r: CheckResult): string {
   const counts: string[] = [];
   for (const b of seriesBuilds(r)) {
     const d = b.duplicates.preexisting.length;
-    const e = b.errors.filter((x) => x.status === 'preexisting').length;
+    const e = preexistingMessages(b).length;
     const c = b.fileCollisions.filter((x) => x.status === 'preexisting').length;
     const what = [
       d ? plural(d, 'duplicate symbol') : '',

@@ -2,7 +2,19 @@
 // (complete, missing, superseded, reused) up to date. The order of the rules is here,
 // in placeMessage; each rule lives in rules.ts with the mail shape it handles.
 import type { Database } from 'better-sqlite3';
-import { stmt } from '../db/stmt.ts';
+import { insertPatch, patchesOfVersion } from '../db/patches.ts';
+import { insertSeries, setSeriesTitle } from '../db/series.ts';
+import {
+  countVersionsOfSeries,
+  earlierPostings,
+  insertVersion,
+  setCompleteness,
+  setCover,
+  setHead,
+  setReuses,
+  supersedeOlder,
+  versionById,
+} from '../db/versions.ts';
 import {
   byCoverArrivingLate,
   byCoverThread,
@@ -81,22 +93,29 @@ export function placeMessage(db: Database, m: GroupInput, opts: GroupOptions): G
 }
 
 function createSeries(db: Database, m: GroupInput, opts: GroupOptions, relatedTo: number | null): number {
-  const res = stmt(
-    db,
-    `INSERT INTO series (list, title, author_name, author_addr, related_to, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-  ).run(opts.list, m.title, m.authorName, m.authorAddr, relatedTo, opts.now, opts.now);
-  return Number(res.lastInsertRowid);
+  return insertSeries(db, {
+    list: opts.list,
+    title: m.title,
+    authorName: m.authorName,
+    authorAddr: m.authorAddr,
+    relatedTo,
+    now: opts.now,
+  });
 }
 
 function createVersion(db: Database, seriesId: number, m: GroupInput, now: string): VersionRow {
-  const res = stmt(
-    db,
-    `INSERT INTO series_versions (series_id, version, total, resend, subject, head_message_id, tags, first_seen_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-  ).run(seriesId, m.version, m.total, m.resend ? 1 : 0, m.subject, m.messageId, JSON.stringify(m.tags), now);
+  const id = insertVersion(db, {
+    seriesId,
+    version: m.version,
+    total: m.total,
+    resend: m.resend,
+    subject: m.subject,
+    headMessageId: m.messageId,
+    tags: m.tags,
+    firstSeenAt: now,
+  });
   return {
-    id: Number(res.lastInsertRowid),
+    id,
     series_id: seriesId,
     version: m.version,
     total: m.total,
@@ -116,79 +135,33 @@ function createVersion(db: Database, seriesId: number, m: GroupInput, now: strin
  */
 function attach(db: Database, v: VersionRow, m: GroupInput): void {
   if (m.kind === 'cover') {
-    stmt(
-      db,
-      `UPDATE series_versions SET cover_message_id = ?, head_message_id = ?, subject = ?, tags = ?,
-         version = ?, resend = ? WHERE id = ?`,
-    ).run(m.messageId, m.messageId, m.subject, JSON.stringify(m.tags), m.version, m.resend ? 1 : 0, v.id);
+    setCover(db, v.id, m);
     // The series is named after its first cover letter, not after whichever patch came first.
-    const versions = stmt(db, 'SELECT count(*) AS n FROM series_versions WHERE series_id = ?').get(
-      v.series_id,
-    ) as {
-      n: number;
-    };
-    if (versions.n === 1) stmt(db, 'UPDATE series SET title = ? WHERE id = ?').run(m.title, v.series_id);
+    if (countVersionsOfSeries(db, v.series_id) === 1) setSeriesTitle(db, v.series_id, m.title);
     return;
   }
-  stmt(
-    db,
-    `INSERT INTO patches (version_id, message_id, number, total, subject) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT DO NOTHING`,
-  ).run(v.id, m.messageId, m.number, m.total, m.subject);
-  const cur = stmt(db, 'SELECT cover_message_id FROM series_versions WHERE id = ?').get(v.id) as {
-    cover_message_id: string | null;
-  };
-  if (cur.cover_message_id) return;
-  const first = stmt(
-    db,
-    'SELECT message_id, subject FROM patches WHERE version_id = ? ORDER BY number LIMIT 1',
-  ).get(v.id) as { message_id: string; subject: string };
-  stmt(db, 'UPDATE series_versions SET head_message_id = ?, subject = ? WHERE id = ?').run(
-    first.message_id,
-    first.subject,
-    v.id,
-  );
+  insertPatch(db, {
+    version_id: v.id,
+    message_id: m.messageId,
+    number: m.number,
+    total: m.total,
+    subject: m.subject,
+  });
+  if (versionById(db, v.id)?.cover_message_id) return;
+  const first = patchesOfVersion(db, v.id)[0];
+  if (first) setHead(db, v.id, first.message_id, first.subject);
 }
 
 /** Complete when patches 1..n are all there; a superseded version keeps its state. */
 export function refreshCompleteness(db: Database, versionId: number, now: string): void {
-  const v = stmt(db, 'SELECT total, state, complete_at FROM series_versions WHERE id = ?').get(versionId) as {
-    total: number;
-    state: string;
-    complete_at: string | null;
-  };
-  const have = new Set(
-    (stmt(db, 'SELECT number FROM patches WHERE version_id = ?').all(versionId) as { number: number }[]).map(
-      (r) => r.number,
-    ),
-  );
+  const v = versionById(db, versionId);
+  if (!v) throw new Error(`series version ${versionId} does not exist`);
+  const have = new Set(patchesOfVersion(db, versionId).map((r) => r.number));
   const missing: number[] = [];
   for (let n = 1; n <= v.total; n++) if (!have.has(n)) missing.push(n);
   const state = v.state === 'superseded' ? 'superseded' : missing.length === 0 ? 'complete' : 'incomplete';
   const completeAt = v.complete_at ?? (missing.length === 0 ? now : null);
-  stmt(db, 'UPDATE series_versions SET missing = ?, state = ?, complete_at = ? WHERE id = ?').run(
-    JSON.stringify(missing),
-    state,
-    completeAt,
-    versionId,
-  );
-}
-
-/**
- * Every version of a series older than its newest version number is superseded by the
- * newest. A RESEND carries the same number and supersedes nothing.
- */
-function supersedeOlder(db: Database, seriesId: number): number[] {
-  const newest = stmt(
-    db,
-    'SELECT id, version FROM series_versions WHERE series_id = ? ORDER BY version DESC, id ASC LIMIT 1',
-  ).get(seriesId) as { id: number; version: number };
-  const rows = stmt(
-    db,
-    `UPDATE series_versions SET state = 'superseded', superseded_by = ?
-       WHERE series_id = ? AND version < ? AND state != 'superseded' RETURNING id`,
-  ).all(newest.id, seriesId, newest.version) as { id: number }[];
-  return rows.map((r) => r.id);
+  setCompleteness(db, versionId, { missing, state, completeAt });
 }
 
 /**
@@ -196,28 +169,13 @@ function supersedeOlder(db: Database, seriesId: number): number[] {
  * version points at it, so its results can be reused instead of rebuilt.
  */
 function markReuse(db: Database, versionId: number, digest: (messageId: string) => string | null): void {
-  const v = stmt(
-    db,
-    'SELECT series_id, version, total, resend, state, reuses_version FROM series_versions WHERE id = ?',
-  ).get(versionId) as {
-    series_id: number;
-    version: number;
-    total: number;
-    resend: number;
-    state: string;
-    reuses_version: number | null;
-  };
-  if (!v.resend || v.reuses_version !== null || v.state !== 'complete') return;
+  const v = versionById(db, versionId);
+  if (!v || !v.resend || v.reuses_version !== null || v.state !== 'complete') return;
   const mine = patchDigests(db, versionId, digest);
-  const earlier = stmt(
-    db,
-    `SELECT id FROM series_versions WHERE series_id = ? AND version = ? AND total = ? AND id < ?
-       ORDER BY id DESC`,
-  ).all(v.series_id, v.version, v.total, versionId) as { id: number }[];
-  for (const e of earlier) {
-    const theirs = patchDigests(db, e.id, digest);
+  for (const earlier of earlierPostings(db, v)) {
+    const theirs = patchDigests(db, earlier, digest);
     if (theirs.length === mine.length && theirs.every((d, i) => d !== null && d === mine[i])) {
-      stmt(db, 'UPDATE series_versions SET reuses_version = ? WHERE id = ?').run(e.id, versionId);
+      setReuses(db, versionId, earlier);
       return;
     }
   }
@@ -228,10 +186,5 @@ function patchDigests(
   versionId: number,
   digest: (id: string) => string | null,
 ): (string | null)[] {
-  const rows = stmt(db, 'SELECT message_id FROM patches WHERE version_id = ? ORDER BY number').all(
-    versionId,
-  ) as {
-    message_id: string;
-  }[];
-  return rows.map((r) => digest(r.message_id));
+  return patchesOfVersion(db, versionId).map((r) => digest(r.message_id));
 }

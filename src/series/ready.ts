@@ -1,4 +1,5 @@
 import type { Database } from 'better-sqlite3';
+import { versionsWithoutRun } from '../db/versions.ts';
 
 export interface ReadyVersion {
   versionId: number;
@@ -21,15 +22,7 @@ export function readyVersions(
 ): ReadyVersion[] {
   const nowMs = new Date(now).getTime();
   const cutoff = new Date(nowMs - incompleteWaitMinutes * 60_000).toISOString();
-  const rows = db
-    .prepare(
-      `SELECT id, state, missing, reuses_version FROM series_versions sv
-       WHERE (state = 'complete' OR (state = 'incomplete' AND first_seen_at <= ?))
-         AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.version_id = sv.id)
-       ORDER BY id`,
-    )
-    .all(cutoff) as { id: number; state: string; missing: string; reuses_version: number | null }[];
-  return rows.map((r) => ({
+  return versionsWithoutRun(db, cutoff).map((r) => ({
     versionId: r.id,
     complete: r.state === 'complete',
     missing: JSON.parse(r.missing) as number[],

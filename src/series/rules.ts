@@ -5,7 +5,15 @@
 // thread: a mail joins a posting only from that posting's sender, and a new version
 // continues only its own author's series.
 import type { Database } from 'better-sqlite3';
-import { stmt } from '../db/stmt.ts';
+import { sentWithin } from '../db/messages.ts';
+import { hasPatchNumber, patchesReplyingTo } from '../db/patches.ts';
+import { seriesByAuthorAndTitle } from '../db/series.ts';
+import {
+  placedVersionById,
+  versionOfMessage,
+  versionsByMarkers,
+  type PlacedVersion,
+} from '../db/versions.ts';
 
 /** A patch or cover letter to place, as plain data. */
 export interface GroupInput {
@@ -30,41 +38,14 @@ export interface GroupInput {
   references: string[]; // oldest first
 }
 
-export interface VersionRow {
-  id: number;
-  series_id: number;
-  version: number;
-  total: number;
-  resend: number;
-  state: string;
-  head_message_id: string;
-  cover_message_id: string | null;
-  /** Of the series: every version in it comes from this author. */
-  author_addr: string;
-}
+export type VersionRow = PlacedVersion;
 
 export interface Match {
   version: VersionRow;
   rule: string;
 }
 
-const VERSION_COLS =
-  'sv.id, sv.series_id, sv.version, sv.total, sv.resend, sv.state, sv.head_message_id, sv.cover_message_id, s.author_addr';
-
-/** The version a message already belongs to, as head or patch (a cover letter is always its version's head). */
-export function versionOfMessage(db: Database, messageId: string): VersionRow | null {
-  const row = stmt(
-    db,
-    `SELECT ${VERSION_COLS} FROM series_versions sv JOIN series s ON s.id = sv.series_id
-       WHERE sv.head_message_id = ?
-       UNION ALL
-       SELECT ${VERSION_COLS} FROM patches p JOIN series_versions sv ON sv.id = p.version_id
-         JOIN series s ON s.id = sv.series_id
-       WHERE p.message_id = ?
-       LIMIT 1`,
-  ).get(messageId, messageId) as VersionRow | undefined;
-  return row ?? null;
-}
+export { versionOfMessage };
 
 export function sameShape(v: VersionRow, m: GroupInput): boolean {
   return v.version === m.version && v.total === m.total && (v.resend === 1) === m.resend;
@@ -92,7 +73,7 @@ export function sameAuthor(v: VersionRow, m: GroupInput): boolean {
 /** The slot (cover, or patch number) is still empty in this version. */
 export function slotFree(db: Database, v: VersionRow, m: GroupInput): boolean {
   if (m.kind === 'cover') return v.cover_message_id === null;
-  return !stmt(db, 'SELECT 1 FROM patches WHERE version_id = ? AND number = ?').get(v.id, m.number);
+  return !hasPatchNumber(db, v.id, m.number);
 }
 
 /** Thread ancestors, closest first: In-Reply-To, then References newest to oldest. */
@@ -131,34 +112,12 @@ export function byReferences(db: Database, m: GroupInput): Match | null {
  *   [PATCH 0/2] <cover>  arrives now  <- joins their version
  */
 export function byRepliesToMe(db: Database, m: GroupInput): Match | null {
-  const rows = stmt(
-    db,
-    `SELECT p.version_id FROM messages msg JOIN patches p ON p.message_id = msg.message_id
-       WHERE msg.in_reply_to = ?`,
-  ).all(m.messageId) as { version_id: number }[];
-  for (const r of rows) {
-    const v = versionById(db, r.version_id);
+  for (const r of patchesReplyingTo(db, m.messageId)) {
+    const v = placedVersionById(db, r.versionId);
     if (v && sameShape(v, m) && sameSender(v, m) && slotFree(db, v, m))
       return { version: v, rule: `thread: <${m.messageId}> is replied to by the version's patches` };
   }
   return null;
-}
-
-function versionById(db: Database, id: number): VersionRow | undefined {
-  return stmt(
-    db,
-    `SELECT ${VERSION_COLS} FROM series_versions sv JOIN series s ON s.id = sv.series_id WHERE sv.id = ?`,
-  ).get(id) as VersionRow | undefined;
-}
-
-/** The two mails were sent within the window of each other (Date header, else arrival). */
-function sentWithin(db: Database, messageId: string, date: string, windowMinutes: number): boolean {
-  const row = stmt(
-    db,
-    `SELECT abs(julianday(coalesce(date, received_at)) - julianday(?)) * 1440 <= ? AS near
-       FROM messages WHERE message_id = ?`,
-  ).get(date, windowMinutes, messageId) as { near: number | null } | undefined;
-  return row?.near === 1;
 }
 
 /**
@@ -206,15 +165,10 @@ export function byCoverArrivingLate(
   now: string,
 ): Match | null {
   if (m.kind !== 'cover') return null;
-  const rows = stmt(
-    db,
-    `SELECT p.version_id, p.message_id FROM messages msg JOIN patches p ON p.message_id = msg.message_id
-       WHERE msg.in_reply_to = ?`,
-  ).all(m.messageId) as { version_id: number; message_id: string }[];
-  for (const r of rows) {
-    const v = versionById(db, r.version_id);
+  for (const r of patchesReplyingTo(db, m.messageId)) {
+    const v = placedVersionById(db, r.versionId);
     if (!v || v.total !== m.total || !sameSender(v, m) || !slotFree(db, v, m)) continue;
-    if (!sentWithin(db, r.message_id, m.date ?? now, windowMinutes)) continue;
+    if (!sentWithin(db, r.messageId, m.date ?? now, windowMinutes)) continue;
     return {
       version: v,
       rule: `thread: cover letter of the patches that reply to it, which were tagged v${v.version}`,
@@ -236,24 +190,7 @@ export function byMarkers(db: Database, m: GroupInput, windowMinutes: number, no
   if (m.total <= 1) return null; // lone patches never pair up by markers
   // Only the address ties these mails together: the list's own address ties nobody.
   if (!m.authorKnown) return null;
-  const rows = stmt(
-    db,
-    `SELECT ${VERSION_COLS} FROM series_versions sv
-       JOIN series s ON s.id = sv.series_id
-       JOIN messages hm ON hm.message_id = sv.head_message_id
-       WHERE s.author_addr = ? AND sv.version = ? AND sv.total = ? AND sv.resend = ? AND sv.tags = ?
-         AND sv.state != 'superseded'
-         AND abs(julianday(coalesce(hm.date, hm.received_at)) - julianday(?)) * 1440 <= ?
-       ORDER BY sv.id DESC`,
-  ).all(
-    m.authorAddr,
-    m.version,
-    m.total,
-    m.resend ? 1 : 0,
-    JSON.stringify(m.tags),
-    m.date ?? now,
-    windowMinutes,
-  ) as VersionRow[];
+  const rows = versionsByMarkers(db, { ...m, date: m.date ?? now }, windowMinutes);
   const v = rows.find((r) => slotFree(db, r, m));
   return v
     ? {
@@ -310,9 +247,6 @@ export function relatedByReferences(db: Database, m: GroupInput): { seriesId: nu
  */
 export function lineageByTitle(db: Database, m: GroupInput): { seriesId: number; rule: string } | null {
   if (!m.authorKnown) return null;
-  const row = stmt(
-    db,
-    'SELECT id FROM series WHERE author_addr = ? AND title = ? ORDER BY id DESC LIMIT 1',
-  ).get(m.authorAddr, m.title) as { id: number } | undefined;
-  return row ? { seriesId: row.id, rule: 'same author and title' } : null;
+  const id = seriesByAuthorAndTitle(db, m.authorAddr, m.title);
+  return id !== null ? { seriesId: id, rule: 'same author and title' } : null;
 }

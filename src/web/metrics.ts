@@ -1,6 +1,9 @@
 // Prometheus text exposition, computed from the database at scrape time: the web side
 // keeps no counters of its own, so a restart loses nothing.
 import type { Database } from 'better-sqlite3';
+import { buildDurationHistogram } from '../db/builds.ts';
+import { depthByState, JOB_KINDS } from '../db/jobs.ts';
+import { finishedRunsByVerdict, mailToReplyHistogram } from '../db/run-reads.ts';
 
 const BUILD_BUCKETS_S = [30, 60, 120, 300, 600, 1200, 1800];
 const LATENCY_BUCKETS_S = [60, 300, 900, 1800, 3600, 7200, 21600, 86400];
@@ -27,63 +30,40 @@ function histogram(
 export function metricsText(db: Database): string {
   const out: string[] = [];
 
-  const jobs = db
-    .prepare(
-      `SELECT kind, state, count(*) AS n FROM jobs WHERE state IN ('queued', 'running') GROUP BY kind, state`,
-    )
-    .all() as { kind: string; state: string; n: number }[];
+  const jobs = depthByState(db);
   out.push(
     '# HELP listci_queue_depth Jobs waiting or running in the durable queue.',
     '# TYPE listci_queue_depth gauge',
   );
-  for (const kind of ['check', 'reply']) {
+  for (const kind of JOB_KINDS) {
     for (const state of ['queued', 'running']) {
       const n = jobs.find((j) => j.kind === kind && j.state === state)?.n ?? 0;
       out.push(`listci_queue_depth{kind="${kind}",state="${state}"} ${n}`);
     }
   }
 
-  const runs = db
-    .prepare(
-      `SELECT coalesce(verdict, 'none') AS verdict, count(*) AS n FROM runs WHERE state = 'done' GROUP BY 1`,
-    )
-    .all() as { verdict: string; n: number }[];
+  const runs = finishedRunsByVerdict(db);
   out.push('# HELP listci_runs_total Finished runs by verdict.', '# TYPE listci_runs_total counter');
   for (const v of ['pass', 'fail', 'error']) {
     out.push(`listci_runs_total{verdict="${v}"} ${runs.find((r) => r.verdict === v)?.n ?? 0}`);
   }
 
-  // Cached baselines took no time and skipped builds never ran: neither says how long a build takes.
-  const bucketSql = BUILD_BUCKETS_S.map((b, i) => `sum(duration_ms <= ${b * 1000}) AS b${i}`).join(', ');
-  const builds = db
-    .prepare(
-      `SELECT toolchain, ${bucketSql}, sum(duration_ms) AS sum, count(*) AS n FROM builds
-       WHERE duration_ms IS NOT NULL AND cached = 0 AND status != 'skipped' GROUP BY toolchain ORDER BY toolchain`,
-    )
-    .all() as Record<string, number | string>[];
+  const builds = buildDurationHistogram(db, BUILD_BUCKETS_S);
   out.push(
     ...histogram(
       'listci_build_duration_seconds',
       'Wall time of one build (baseline or series) in its container.',
       BUILD_BUCKETS_S,
       builds.map((b) => ({
-        labels: `toolchain="${label(String(b.toolchain))}"`,
-        counts: BUILD_BUCKETS_S.map((_, i) => Number(b[`b${i}`] ?? 0)),
-        sum: Number(b.sum ?? 0) / 1000,
-        count: Number(b.n),
+        labels: `toolchain="${label(b.toolchain)}"`,
+        counts: b.counts,
+        sum: b.sumMs / 1000,
+        count: b.count,
       })),
     ),
   );
 
-  const latBuckets = LATENCY_BUCKETS_S.map((b, i) => `sum(s <= ${b}) AS b${i}`).join(', ');
-  const lat = db
-    .prepare(
-      `SELECT ${latBuckets}, sum(s) AS sum, count(*) AS n FROM (
-         SELECT (julianday(coalesce(r.reply_sent_at, rp.sent_at)) - julianday(r.mail_received_at)) * 86400 AS s
-         FROM runs r LEFT JOIN replies rp ON rp.run_id = r.id
-         WHERE r.mail_received_at IS NOT NULL AND coalesce(r.reply_sent_at, rp.sent_at) IS NOT NULL)`,
-    )
-    .get() as Record<string, number | null>;
+  const lat = mailToReplyHistogram(db, LATENCY_BUCKETS_S);
   out.push(
     ...histogram(
       'listci_mail_to_reply_seconds',
@@ -92,9 +72,9 @@ export function metricsText(db: Database): string {
       [
         {
           labels: '',
-          counts: LATENCY_BUCKETS_S.map((_, i) => Number(lat[`b${i}`] ?? 0)),
-          sum: Math.round(Number(lat.sum ?? 0) * 1000) / 1000,
-          count: Number(lat.n ?? 0),
+          counts: lat.counts,
+          sum: Math.round(lat.sumS * 1000) / 1000,
+          count: lat.count,
         },
       ],
     ),

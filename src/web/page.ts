@@ -11,6 +11,7 @@ import type {
 } from '../query/types.ts';
 import { latencyChart, weeklyChart } from './charts.ts';
 import { html, type SafeHtml } from './html.ts';
+import { baseLine, failedPatchWords } from '../result-words.ts';
 
 /** No script, no inline style, no framing, forms only to ourselves. */
 export const PAGE_CSP =
@@ -178,11 +179,7 @@ function runSection(r: RunDetail): SafeHtml {
       <span class="muted">${when(r.timestamps.finished)}</span>
     </h4>
     <p>${r.summary ?? ''}</p>
-    <p>
-      <b>Base:</b>
-      <code>${r.base.commit?.slice(0, 12) ?? '-'}</code> ${r.base.ref ? html`(${r.base.ref})` : ''} —
-      ${r.base.reason ?? 'no base chosen'}
-    </p>
+    <p><b>Base:</b> ${baseLine(r.base)}</p>
     ${
       r.base.steps.length
         ? html`<ul class="muted">
@@ -193,9 +190,7 @@ function runSection(r: RunDetail): SafeHtml {
     ${
       apply && !apply.ok
         ? html`<p>
-              <b>Apply failed</b> at patch
-              ${apply.failedPatch ? `${apply.failedPatch.number}/${apply.failedPatch.total} “${apply.failedPatch.subject}”` : '?'}
-              (${apply.applied} of ${apply.total}
+              <b>Apply failed</b> at ${failedPatchWords(apply)} (${apply.applied} of ${apply.total}
               applied${apply.skipped ? `, ${apply.skipped} not tried` : ''})
             </p>
             ${apply.error ? html`<pre>${apply.error}</pre>` : ''}${apply.mangled ? html`<p>${apply.mangled}</p>` : ''}`

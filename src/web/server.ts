@@ -17,6 +17,7 @@ import {
   renderRunPage,
   renderSeriesPage,
 } from './page.ts';
+import { recentToolchains } from '../db/builds.ts';
 
 export interface WebAppOptions {
   db: Database;
@@ -76,14 +77,7 @@ export function createWebApp(opts: WebAppOptions): FastifyInstance {
     const page = listSeries(db, filters, { limit: 50, cursor: q.cursor ?? null });
     const weeks = lastWeeks(12);
     const since = `${weeks[0]}T00:00:00.000Z`;
-    const toolchains = (
-      db
-        .prepare(
-          `SELECT DISTINCT toolchain FROM builds WHERE run_id > (SELECT coalesce(max(id), 0) - 5000 FROM runs)
-           ORDER BY toolchain`,
-        )
-        .all() as { toolchain: string }[]
-    ).map((r) => r.toolchain);
+    const toolchains = recentToolchains(db);
     const { cursor: _cursor, ...keep } = q;
     return reply.type('text/html; charset=utf-8').send(
       renderListPage({

@@ -1,6 +1,6 @@
 // The build suite against real Podman through its Docker Engine API socket.
 import { ContainerRunner } from '../../src/build/engine.ts';
-import { imageFor } from '../../src/build/matrix.ts';
+import { imageFor } from '../../src/build/toolchain-build.ts';
 import { podmanReady } from '../helpers/podman.ts';
 import { runnerSuite, toolchain } from './suite.ts';
 

@@ -17,7 +17,8 @@ import { lookup } from 'node:dns/promises';
 import { join } from 'node:path';
 import type { ToolchainConfig } from '../../src/config/schema.ts';
 import { mountsFor, runRecipe, XEN_RECIPE, type RecipeConfig } from '../../src/build/recipe.ts';
-import { runMatrix, runBuildDir, type ProgressEvent } from '../../src/build/matrix.ts';
+import { runMatrix } from '../../src/build/matrix.ts';
+import { runBuildDir, type ProgressEvent } from '../../src/build/toolchain-build.ts';
 import type { RunSpec, Runner } from '../../src/build/runner.ts';
 
 export const FIXTURE = new URL('../fixtures/build/xen-like-tree', import.meta.url).pathname;

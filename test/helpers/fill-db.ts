@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createWebApp } from '../../src/web/server.ts';
 import { openDb, type Database } from '../../src/db/open.ts';
-import { recordCheckResult } from '../../src/db/record.ts';
+import { recordCheckResult } from '../../src/db/runs.ts';
 import type { BuildReport, CheckResult, DuplicateSymbol, Verdict } from '../../src/contract.ts';
 
 const DAY = 24 * 3600 * 1000;

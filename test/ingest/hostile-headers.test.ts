@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { XEN_DEVEL_ADDRESSES, XEN_DEVEL_SUBJECT_PREFIX } from '../../src/config/schema.ts';
 import { openDb } from '../../src/db/open.ts';
 import { ingestMessages } from '../../src/ingest/process.ts';
 import { runCli } from '../helpers/cli.ts';
@@ -214,7 +215,7 @@ const mbox = (mails: Fuzzed[]): Buffer =>
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const cfg = {
-  list: { name: 'xen-devel', addresses: [] },
+  list: { name: 'xen-devel', addresses: XEN_DEVEL_ADDRESSES, subjectPrefix: XEN_DEVEL_SUBJECT_PREFIX },
   series: { groupWindowMinutes: 120, maxPatches: 200 },
 };
 

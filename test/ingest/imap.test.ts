@@ -7,7 +7,8 @@ import BetterSqlite3 from 'better-sqlite3';
 import { ImapFlow } from 'imapflow';
 import pino from 'pino';
 import { openDb, type Database } from '../../src/db/open.ts';
-import { ImapSource, STORE_ATTEMPTS } from '../../src/ingest/imap.ts';
+import { ImapSource } from '../../src/ingest/imap.ts';
+import { STORE_ATTEMPTS } from '../../src/ingest/imap-progress.ts';
 import { findMessageIdOverImap } from '../../src/ingest/imap-search.ts';
 import type { StoredMessage } from '../../src/ingest/store.ts';
 import { createLogger, silentLogger, type Logger } from '../../src/log.ts';
@@ -73,7 +74,7 @@ function source(t: TestContext, d: Dovecot, db: Database, mailbox = 'INBOX', ove
     db,
     log,
     onStored: (s) => seen.push(s),
-    backoff: { initialMs: 50, maxMs: 400 },
+    backoff: { baseMs: 50, maxMs: 400 },
     ...over,
   });
   src.start();

@@ -3,13 +3,17 @@ import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, utimesSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { parseConfig } from '../../src/config/load.ts';
+import { parseConfig, withSecrets } from '../../src/config/load.ts';
+import { XEN_DEVEL_ADDRESSES, XEN_DEVEL_SUBJECT_PREFIX } from '../../src/config/schema.ts';
 import { mailSourceFor } from '../../src/daemon/sources.ts';
 import { openDb, type Database } from '../../src/db/open.ts';
 import { MaildirReader } from '../../src/ingest/maildir.ts';
 import { silentLogger } from '../../src/log.ts';
 
-const cfg = { list: { name: 'xen-devel', addresses: [] }, series: { groupWindowMinutes: 120 } };
+const cfg = {
+  list: { name: 'xen-devel', addresses: XEN_DEVEL_ADDRESSES, subjectPrefix: XEN_DEVEL_SUBJECT_PREFIX },
+  series: { groupWindowMinutes: 120 },
+};
 
 /** A Maildir and a database of its own, removed after the test. */
 function maildir(t: TestContext): { dir: string; db: Database } {
@@ -163,7 +167,7 @@ test("the daemon's Maildir source wakes the daemon only when a poll stored mail"
     { source: 'test', baseDir: dir },
   );
   let wakes = 0;
-  const source = mailSourceFor(config, db, silentLogger, () => wakes++);
+  const source = mailSourceFor(withSecrets(config, {}), db, silentLogger, () => wakes++);
   source.start();
   t.after(() => source.stop());
   deliver(dir);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { storeRawMessage } from '../../src/ingest/store.ts';
 import { processStoredMessage } from '../../src/ingest/process.ts';
-import { CORPUS, cfg, deliver, eml, freshDb } from './corpus-helpers.ts';
+import { CORPUS, cfg, deliver, eml, freshDb, ingest } from './corpus-helpers.ts';
 
 // What a maintainer expects listci to make of every mail in the corpus.
 const EXPECTED: Record<string, [kind: string, reason: RegExp]> = {
@@ -117,6 +117,16 @@ test('headers are decoded: author behind a DMARC-rewritten From on the other xen
     rfc: false,
     title: 'x86/hvm: add hvm_tidy()',
   });
+});
+
+test("the list's addresses come from the config: on another list, xen-devel's address is an author like any other", () => {
+  const db = freshDb();
+  ingest(db, [eml('patch-as-attachment-dmarc-from')], {
+    ...cfg,
+    list: { name: 'foo-dev', addresses: ['foo-dev@lists.example.org'], subjectPrefix: 'foo-dev' },
+  });
+  const row = db.prepare("SELECT from_addr FROM messages WHERE message_id = 'attach-1@example.com'").get();
+  assert.deepEqual(row, { from_addr: 'xen-devel@lists.xen.org' });
 });
 
 test('a base64 and a quoted-printable patch decode to the diff git am will see', () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Database } from 'better-sqlite3';
+import { XEN_DEVEL_ADDRESSES, XEN_DEVEL_SUBJECT_PREFIX } from '../../src/config/schema.ts';
 import { openDb } from '../../src/db/open.ts';
 import { splitMbox } from '../../src/ingest/mbox.ts';
 import {
@@ -17,7 +18,7 @@ import { extractMessageId, storeRawMessage } from '../../src/ingest/store.ts';
 
 export const CORPUS = fileURLToPath(new URL('../fixtures/mail/', import.meta.url));
 export const cfg = {
-  list: { name: 'xen-devel', addresses: [] },
+  list: { name: 'xen-devel', addresses: XEN_DEVEL_ADDRESSES, subjectPrefix: XEN_DEVEL_SUBJECT_PREFIX },
   series: { groupWindowMinutes: 120, maxPatches: 200 },
 };
 

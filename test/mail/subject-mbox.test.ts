@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSubject } from '../../src/mail/subject.ts';
+import { XEN_DEVEL_SUBJECT_PREFIX } from '../../src/config/schema.ts';
+import { parseSubject, stripReplyPrefixes } from '../../src/mail/subject.ts';
 import { parseMessage } from '../../src/mail/parse.ts';
 import { splitMbox } from '../../src/ingest/mbox.ts';
 import { eml } from './corpus-helpers.ts';
@@ -26,10 +27,24 @@ const cases: [string, Partial<ReturnType<typeof parseSubject>>][] = [
 ];
 for (const [subject, want] of cases) {
   test(`subject "${subject}"`, () => {
-    const got = parseSubject(subject);
+    const got = parseSubject(subject, XEN_DEVEL_SUBJECT_PREFIX);
     for (const [k, v] of Object.entries(want)) assert.deepEqual(got[k as keyof typeof got], v, k);
   });
 }
+
+test("the list's own subject tag comes from the config: another list's is dropped the same way", () => {
+  assert.deepEqual(parseSubject('[Foo-Dev] [PATCH v2] x', 'foo-dev').prefixes, ['PATCH']);
+  assert.deepEqual(parseSubject('[Xen-devel] [PATCH v2] x', 'foo-dev').prefixes, ['Xen-devel', 'PATCH']);
+  assert.deepEqual(parseSubject('[Xen-devel] [PATCH v2] x', null).prefixes, ['Xen-devel', 'PATCH']);
+});
+
+test('one list of reply prefixes: parseSubject flags them, stripReplyPrefixes drops them', () => {
+  for (const s of ['Re: AW: [PATCH] x', 'SV: Antw: [PATCH] x', 'Re[2]: Fwd: [PATCH] x']) {
+    assert.equal(parseSubject(s).reply, true, s);
+    assert.equal(stripReplyPrefixes(s), '[PATCH] x', s);
+  }
+  assert.equal(stripReplyPrefixes('  [PATCH] Re: not a prefix  '), '[PATCH] Re: not a prefix');
+});
 
 test('quoted-printable and base64 patches decode to the diff git format-patch wrote', () => {
   const qp = parseMessage(eml('series-a-v1-1of3'));

@@ -197,7 +197,7 @@ describe('listci check --mbox on the demo tree', () => {
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /^FAIL: /);
     assert.match(r.stdout, /does not apply at patch 2\/2/);
-    assert.match(r.stdout, /failed at 2\/2 "\[PATCH 2\/2\] xen\/console: shout the banner"/);
+    assert.match(r.stdout, /failed at patch 2\/2 "\[PATCH 2\/2\] xen\/console: shout the banner"/);
     assert.match(r.stdout, /xen\/common\/console\.c/);
     const recorded = JSON.parse(runsIn(dir).at(-1)!.result_json) as CheckResult;
     assert.equal(recorded.verdict, 'fail');
@@ -242,7 +242,10 @@ describe('listci check --mbox on the demo tree', () => {
     for (const args of [[], ['--mbox', GOOD, '--range', 'main..HEAD']]) {
       const r = runCli(['check', ...args], { cwd: dir });
       assert.equal(r.code, 2, args.join(' '));
-      assert.equal(r.stderr, 'listci: check: give exactly one of --mbox FILE or --range A..B\n');
+      assert.equal(
+        r.stderr,
+        'listci: check: give exactly one of --mbox FILE, --range A..B or --message-id ID\n',
+      );
     }
   });
 

@@ -267,6 +267,37 @@ describe('a hostile series cannot touch another series, the baseline or the host
     assert.ok(Date.now() - started < 120_000, 'stopped long before the 5 minute build.timeoutMinutes');
   });
 
+  it('the compiler cache: trusted baselines fill it, a series cannot write it', async () => {
+    const hostile = branch('hostile-ccache', {
+      'xen/Makefile': makefileWith({
+        afterLink: [
+          // "-": make goes on when the write fails, so the build itself passes.
+          '-echo planted > /ccache/planted',
+          "-find /ccache -type f -name '*R' -exec cp $(O)/main.o {} \\;",
+        ],
+      }),
+    });
+    const dir = workDir();
+    const first = await check(dir, ORDINARY.duplicate);
+    assert.deepEqual(judged(first), reference[ORDINARY.duplicate]);
+    const cache = join(dir, 'var/ccache/gcc-12');
+    const filled = manifest(cache);
+    assert.ok(
+      filled.filter((l) => / 100\d{3} /.test(l)).length >= 3,
+      `the trusted baseline wrote the cache: ${filled.length} entries`,
+    );
+    const bad = await check(dir, hostile);
+    assert.equal(bad.verdict, 'pass');
+    const log = readFileSync(bad.builds.find((b) => b.phase === 'series')!.logPath!, 'utf8');
+    assert.match(log, /\/ccache\/planted: Read-only file system/);
+    assert.deepEqual(manifest(cache), filled, 'the cache is as the baseline left it');
+    for (const name of Object.values(ORDINARY)) {
+      const r = await check(dir, name);
+      assert.deepEqual(judged(r), reference[name], `${name} after ${hostile}: as on a fresh work dir`);
+    }
+    assert.deepEqual(manifest(cache), filled, 'ordinary series only read it');
+  });
+
   it('a build that fills the disk is stopped at its size limit, and the slot works again', async () => {
     const hostile = branch('hostile-disk-fill', {
       'xen/Makefile': makefileWith({

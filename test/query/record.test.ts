@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDb } from '../../src/db/open.ts';
-import { recordCheckResult } from '../../src/db/record.ts';
+import { recordCheckResult } from '../../src/db/runs.ts';
 import type { CheckResult } from '../../src/contract.ts';
 
 const result: CheckResult = {

@@ -2,8 +2,8 @@
 // Usage: node --import tsx test/report/deliver-child.ts  (settings in LISTCI_TEST_DELIVER as JSON)
 import { openDb } from '../../src/db/open.ts';
 import { createLogger } from '../../src/log.ts';
-import { deliverPending, imapCheckFor } from '../../src/report/outbox.ts';
-import type { ImapMailboxOptions } from '../../src/ingest/imap-search.ts';
+import { deliverPending } from '../../src/report/outbox.ts';
+import { findMessageIdOverImap, type ImapMailboxOptions } from '../../src/ingest/imap-search.ts';
 
 interface Settings {
   db: string;
@@ -14,9 +14,10 @@ interface Settings {
 
 const s = JSON.parse(process.env.LISTCI_TEST_DELIVER ?? '') as Settings;
 const db = openDb(s.db);
+const imap = s.imap;
 const report = await deliverPending(db, {
   smtp: { host: s.smtp.host, port: s.smtp.port, secure: false, user: null, password: null },
-  imapCheck: s.imap ? imapCheckFor(s.imap) : null,
+  imapCheck: imap ? (id) => findMessageIdOverImap(imap, id) : null,
   inFlightGraceMs: s.inFlightGraceMs,
   log: createLogger('info'),
 });

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
 import { simpleParser } from 'mailparser';
-import { ingestMessages, loadSeriesToCheck } from '../../src/ingest/process.ts';
+import { ingestMessages } from '../../src/ingest/process.ts';
+import { loadSeriesToCheck } from '../../src/series/load.ts';
 import { getSeries } from '../../src/query/series-detail.ts';
 import { addressOf, authorMailbox, formatMailbox, replyRecipients } from '../../src/report/message.ts';
 import { deliverPending } from '../../src/report/outbox.ts';

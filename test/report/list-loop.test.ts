@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { simpleParser, type AddressObject } from 'mailparser';
-import { isListciMail } from '../../src/report/headers.ts';
-import { deliverPending, imapCheckFor } from '../../src/report/outbox.ts';
+import { isListciMail } from '../../src/contract.ts';
+import { findMessageIdOverImap } from '../../src/ingest/imap-search.ts';
+import { deliverPending } from '../../src/report/outbox.ts';
 import { queueReply } from '../../src/report/reply.ts';
 import { mailboxContents, startDovecot, type Dovecot } from '../helpers/dovecot.ts';
 import { startSmtp, type TestSmtp } from '../helpers/smtp.ts';
@@ -41,7 +42,7 @@ test('the reply read back from the list is threaded under the series, marked as 
     password: dovecot.password,
     mailbox: 'INBOX',
   };
-  assert.equal(await imapCheckFor(imap)(q.messageId), false, 'not on the list before it is sent');
+  assert.equal(await findMessageIdOverImap(imap, q.messageId), false, 'not on the list before it is sent');
 
   const report = await deliverPending(t.db, {
     smtp: { host: smtp.host, port: smtp.port, secure: false, user: null, password: null },
@@ -64,5 +65,9 @@ test('the reply read back from the list is threaded under the series, marked as 
   assert.deepEqual(addrs(mail.cc), [LIST]);
   assert.deepEqual(smtp.received[0]!.envelope.to, ['jane@example.org', LIST]);
   assert.ok(isListciMail(mail.headers.keys()), 'listci must see its own reply as its own');
-  assert.equal(await imapCheckFor(imap)(q.messageId), true, 'the in-flight check finds it by Message-ID');
+  assert.equal(
+    await findMessageIdOverImap(imap, q.messageId),
+    true,
+    'the in-flight check finds it by Message-ID',
+  );
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
-import type { ImapMailboxOptions } from '../../src/ingest/imap-search.ts';
-import { deliverPending, imapCheckFor, type DeliverOptions } from '../../src/report/outbox.ts';
+import { findMessageIdOverImap, type ImapMailboxOptions } from '../../src/ingest/imap-search.ts';
+import { deliverPending, type DeliverOptions } from '../../src/report/outbox.ts';
 import { queueReply } from '../../src/report/reply.ts';
 import { startDovecot, withClient, type Dovecot } from '../helpers/dovecot.ts';
 import { startSmtp, type TestSmtp } from '../helpers/smtp.ts';
@@ -68,7 +68,7 @@ function copiesOnTheList(messageId: string): Promise<number> {
 /** The real lookup in the list's mailbox, recording each answer and how many sends the server had seen by then. */
 function recordedLookup() {
   const lookups: { found: boolean; sendsBefore: number }[] = [];
-  const real = imapCheckFor(list);
+  const real = (messageId: string) => findMessageIdOverImap(list, messageId);
   const imapCheck = async (messageId: string) => {
     const found = await real(messageId);
     lookups.push({ found, sendsBefore: smtp.dataEnds() });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
-import { backoffDelay, deliverPending } from '../../src/report/outbox.ts';
+import { backoffDelay } from '../../src/backoff.ts';
+import { deliverPending } from '../../src/report/outbox.ts';
 import { queueReply } from '../../src/report/reply.ts';
 import { startSmtp, type TestSmtp } from '../helpers/smtp.ts';
 import { fixture, LIST, queueOptions, replyConfig, tempDb, type TempDb } from './support.ts';
@@ -97,7 +98,7 @@ test('after the last allowed attempt the reply is marked failed, with the error'
 
 test('backoff doubles from the base and stops at the cap', () => {
   assert.deepEqual(
-    [1, 2, 3, 4, 10].map((n) => backoffDelay(n, { baseMs: 60_000, maxMs: 300_000, maxAttempts: 10 })),
+    [1, 2, 3, 4, 10].map((n) => backoffDelay(n, { baseMs: 60_000, maxMs: 300_000 })),
     [60_000, 120_000, 240_000, 300_000, 300_000],
   );
 });

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { simpleParser, type AddressObject } from 'mailparser';
-import { isListciMail } from '../../src/report/headers.ts';
+import { isListciMail } from '../../src/contract.ts';
 import { queueReply } from '../../src/report/reply.ts';
 import { AUTHOR, fixture, LIST, queueOptions, replyConfig, tempDb, type TempDb } from './support.ts';
 

@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import { parseConfig } from '../../src/config/load.ts';
 import { scheduleReady } from '../../src/daemon/schedule.ts';
-import { loadSeriesToCheck, processStoredMessage } from '../../src/ingest/process.ts';
+import { processStoredMessage } from '../../src/ingest/process.ts';
+import { loadSeriesToCheck } from '../../src/series/load.ts';
 import { storeRawMessage } from '../../src/ingest/store.ts';
-import { seriesFromMbox } from '../../src/pipeline/series-from-mbox.ts';
+import { seriesFromMbox } from '../../src/commands/series-from-mbox.ts';
 import { cfg, CORPUS, corpusMails, freshDb, idsOf, ingest } from '../mail/corpus-helpers.ts';
 
 interface Version {

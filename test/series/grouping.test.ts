@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Database } from 'better-sqlite3';
-import { loadSeriesToCheck } from '../../src/ingest/process.ts';
+import { loadSeriesToCheck } from '../../src/series/load.ts';
 import { readyVersions } from '../../src/series/ready.ts';
 import { deliver, freshDb, idOf } from '../mail/corpus-helpers.ts';
 

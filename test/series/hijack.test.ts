@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Database } from 'better-sqlite3';
 import { cancelSuperseded, scheduleReady } from '../../src/daemon/schedule.ts';
-import { loadSeriesToCheck } from '../../src/ingest/process.ts';
+import { loadSeriesToCheck } from '../../src/series/load.ts';
 import { replyRecipients } from '../../src/report/message.ts';
 import { corpusMails, freshDb, idsOf, ingest } from '../mail/corpus-helpers.ts';
 

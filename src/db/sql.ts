@@ -1,4 +1,4 @@
-// Small pieces of SQL the queries share.
+// Small pieces of SQL the read queries share.
 
 /** A LIKE pattern that matches `text` literally anywhere; use with ESCAPE '\'. */
 export function likeContains(text: string): string {
@@ -24,13 +24,3 @@ export const TOOLCHAIN_VERDICT = `coalesce(b.verdict, CASE b.status WHEN 'timeou
 /** The latest finished run of series `s` (the table alias must be `s`). */
 export const LATEST_RUN_OF_SERIES = `(SELECT r.id FROM series_versions v JOIN runs r ON r.version_id = v.id
   WHERE v.series_id = s.id AND r.state = 'done' ORDER BY r.id DESC LIMIT 1)`;
-
-export const parseJsonArray = <T>(text: string | null): T[] => {
-  if (!text) return [];
-  try {
-    const v: unknown = JSON.parse(text);
-    return Array.isArray(v) ? (v as T[]) : [];
-  } catch {
-    return [];
-  }
-};

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/load.ts';
 import { openDb } from '../db/open.ts';
-import { ingestMessages, loadSeriesToCheck } from '../ingest/process.ts';
+import { newestCurrentVersion } from '../db/versions.ts';
 import { splitMbox } from '../ingest/mbox.ts';
+import { ingestMessages } from '../ingest/process.ts';
+import { loadSeriesToCheck } from '../series/load.ts';
 import type { SeriesToCheck } from '../series/types.ts';
 
 /** The mbox did not hold one checkable series; the message says what it held instead. */
@@ -26,13 +28,8 @@ export function seriesFromMbox(path: string, config: Config): SeriesToCheck {
   const db = openDb(':memory:');
   try {
     const summary = ingestMessages(db, mails, `mbox:${path}`, config);
-    const versions = db
-      .prepare(
-        `SELECT sv.id FROM series_versions sv WHERE sv.state != 'superseded' ORDER BY sv.version DESC, sv.id DESC`,
-      )
-      .all() as { id: number }[];
-    const newest = versions[0];
-    if (!newest) {
+    const newest = newestCurrentVersion(db);
+    if (newest === null) {
       const kinds = Object.entries(summary.kinds)
         .map(([k, n]) => `${n} ${k}`)
         .join(', ');
@@ -40,7 +37,7 @@ export function seriesFromMbox(path: string, config: Config): SeriesToCheck {
         `${path}: no patch series in ${summary.messages} mail(s)${kinds ? ` (${kinds})` : ''}`,
       );
     }
-    const series = loadSeriesToCheck(db, newest.id);
+    const series = loadSeriesToCheck(db, newest);
     if (series.patches.length === 0)
       throw new MboxSeriesError(
         `${path}: the series "${series.title}" has no patches in this mbox (missing ${series.missing.join(', ')}); an mbox needs a "From " line before each mail`,
