@@ -4,10 +4,10 @@
 // clones and fetches its epochs over real git smart HTTP and reads its manifest.js.gz.
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { tempDir } from './cli.ts';
+import { freePort } from './ports.ts';
 
 const run = promisify(execFile);
 
@@ -196,15 +196,4 @@ export function seriesMails(opts: {
     );
   }
   return mails.map((m) => Buffer.from(m));
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
