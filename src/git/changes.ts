@@ -25,9 +25,14 @@ export async function touchChangedSince(
   dir: string,
   from: string,
   checkout: string,
-  opts: GitCallOptions = {},
+  opts: GitCallOptions & { backdateOthers?: boolean } = {},
 ): Promise<string[]> {
   const paths = await changedPaths(dir, from, checkout, opts);
+  // Every other tracked file holds what `from` held: dating it long ago is safe, and keeps a
+  // file an earlier checkout rewrote (a series touched lib.h, the next one put it back) from
+  // looking newer than the snapshot and rebuilding everything. Only while no other build
+  // reads this tree's mtimes against another snapshot (build.parallel 1).
+  if (opts.backdateOthers) await backdateTracked(dir, opts, new Set(paths));
   const now = new Date();
   for (const p of paths) {
     const at = join(dir, p);
@@ -46,15 +51,23 @@ const LONG_AGO = new Date('2000-01-01T00:00:00Z');
  * recompile everything. Safe because touchChangedSince still makes newer whatever differs from
  * the snapshot a build starts from; only while no build uses the tree (its creation).
  */
-export async function backdateTracked(dir: string, opts: GitCallOptions = {}): Promise<number> {
+export async function backdateTracked(
+  dir: string,
+  opts: GitCallOptions = {},
+  except: Set<string> = new Set(),
+): Promise<number> {
   const out = await gitRaw(dir, ['ls-files', '-z'], opts);
   let n = 0;
   for (const p of out.split('\0')) {
-    if (p === '') continue;
-    await lutimes(join(dir, p), LONG_AGO, LONG_AGO).catch(() => undefined);
+    if (p === '' || except.has(p)) continue;
+    const at = join(dir, p);
+    // Already dated so: touching it again would change its ctime and make git re-hash it.
+    const st = await lstat(at).catch(() => null);
+    if (!st || st.mtimeMs === LONG_AGO.getTime()) continue;
+    await lutimes(at, LONG_AGO, LONG_AGO).catch(() => undefined);
     n++;
   }
-  // The index's stat data now differs from the files: refresh it so git status stays cheap.
-  await gitRaw(dir, ['update-index', '-q', '--refresh'], opts).catch(() => '');
+  // The index's stat data now differs from those files: refresh it so git status stays cheap.
+  if (n > 0) await gitRaw(dir, ['update-index', '-q', '--refresh'], opts).catch(() => '');
   return n;
 }

@@ -72,7 +72,11 @@ export function matrixInputFor(b: TreeBuild): MatrixInput {
     trusted: b.trusted,
     startFrom: b.startFrom,
     changedSince: (from) =>
-      touchChangedSince(b.sourceDir, from, b.commit, { signal, timeoutMs: b.gitTimeoutMs }),
+      touchChangedSince(b.sourceDir, from, b.commit, {
+        signal,
+        timeoutMs: b.gitTimeoutMs,
+        backdateOthers: config.build.parallel === 1,
+      }),
     parallel: config.build.parallel,
     makeJobs: config.build.makeJobs,
     limits: limitsFromConfig(config.build),
