@@ -22,9 +22,17 @@ const PINNED = 'refs/listci/commits/';
  */
 export async function ensureMirror(cfg: MirrorConfig, opts: GitCallOptions = {}): Promise<boolean> {
   const path = resolve(cfg.path);
-  if (existsSync(join(path, 'HEAD'))) return false;
-  mkdirSync(path, { recursive: true });
   const call = { ...opts, timeoutMs: opts.timeoutMs ?? cfg.timeoutMs };
+  if (existsSync(join(path, 'HEAD'))) {
+    // repo.url changed since the mirror was made: fetch from where the config says, at once
+    // (the mirror kept following the old upstream, and never saw the new one move).
+    const url = (await gitTry(path, ['config', '--get', 'remote.origin.url'], call)).out.trim();
+    if (url === remoteUrl(cfg.url)) return false;
+    await gitRaw(path, ['config', 'remote.origin.url', remoteUrl(cfg.url)], call);
+    await fetchMirror(cfg, { ...opts, maxAgeSeconds: 0 });
+    return false;
+  }
+  mkdirSync(path, { recursive: true });
   await gitRaw(path, ['init', '--quiet', '--bare'], call);
   await gitRaw(path, ['remote', 'add', 'origin', remoteUrl(cfg.url)], call);
   await gitRaw(path, ['config', '--replace-all', 'remote.origin.fetch', '+refs/heads/*:refs/heads/*'], call);

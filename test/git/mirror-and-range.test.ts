@@ -15,6 +15,7 @@ import {
   rm,
   schedC,
   sh,
+  tmp,
   type Upstream,
 } from './helpers.ts';
 
@@ -50,6 +51,27 @@ describe('mirror', () => {
     assert.equal(due.fetched, true);
     assert.equal(sh(up.mirror.path, 'rev-parse', 'staging').trim(), moved);
     await maintainMirror(up.mirror, { expire: 'now' });
+  });
+
+  it('follows repo.url when the config changes it, not the upstream it was made from', async () => {
+    const other = tmp('mirror-other-upstream');
+    sh(other, 'clone', '-q', '--bare', up.upstream, join(other, 'up.git'));
+    const elsewhere = join(other, 'up.git');
+    const work = join(other, 'work');
+    sh(other, 'clone', '-q', elsewhere, work);
+    const moved = commitFile(
+      work,
+      'xen/common/sched.c',
+      schedC({ 30: 'int thirty;' }),
+      'only the new upstream',
+    );
+    sh(work, 'push', '-q', 'origin', 'HEAD:staging');
+    const cfg = { ...up.mirror, url: elsewhere };
+    assert.equal(await ensureMirror(cfg), false, 'the mirror is kept, not made again');
+    assert.equal(sh(up.mirror.path, 'config', '--get', 'remote.origin.url').trim(), elsewhere);
+    assert.equal(sh(up.mirror.path, 'rev-parse', 'staging').trim(), moved, 'fetched from the new upstream');
+    assert.equal(await ensureMirror(cfg), false);
+    rm(other);
   });
 });
 
