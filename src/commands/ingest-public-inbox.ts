@@ -1,12 +1,8 @@
 import { resolve } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import type { Config } from '../config/load.ts';
-import {
-  isRemoteInbox,
-  PublicInboxReader,
-  publicInboxOptions,
-  type PublicInboxSummary,
-} from '../ingest/public-inbox.ts';
+import { PublicInboxReader, publicInboxOptions, type PublicInboxSummary } from '../ingest/public-inbox.ts';
+import { isRemote } from '../ingest/public-inbox-git.ts';
 import { markNotChecked } from '../db/runs.ts';
 import type { Logger } from '../log.ts';
 import { ExitError } from './common.ts';
@@ -25,7 +21,7 @@ export async function backfill(
   since: string | null,
 ): Promise<PublicInboxSummary> {
   const src = config.mail.source;
-  const target = isRemoteInbox(url) ? url.replace(/\/+$/, '') : resolve(url);
+  const target = isRemote(url) ? url.replace(/\/+$/, '') : resolve(url);
   const configured = src.type === 'public-inbox' && src.url.replace(/\/+$/, '') === target ? src : null;
   const ctx = { workDir: config.workDir, gitTimeoutSeconds: config.repo.gitTimeoutSeconds, log };
   let opts;

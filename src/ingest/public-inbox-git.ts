@@ -24,6 +24,9 @@ function limit(timeoutMs: number, signal: AbortSignal | undefined): AbortSignal 
 
 export const isRemote = (url: string): boolean => /^https?:\/\//i.test(url);
 
+/** lore's manifest for one list is a few KB; a body this large is not one. */
+const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+
 /**
  * The archive's epochs, oldest first. Over HTTP from `manifest.js.gz`, as
  * public-inbox-fetch and grokmirror read it; for a local inbox from its `git/` directory.
@@ -34,8 +37,20 @@ export async function listEpochs(url: string, timeoutMs: number, signal?: AbortS
   const res = await fetch(new URL('manifest.js.gz', base), { signal: limit(timeoutMs, signal) });
   if (!res.ok) throw new Error(`${base}manifest.js.gz: HTTP ${res.status}`);
   let body = Buffer.from(await res.arrayBuffer());
+  if (body.length > MAX_MANIFEST_BYTES)
+    throw new Error(
+      `${base}manifest.js.gz: ${body.length} bytes, over ${MAX_MANIFEST_BYTES}: not a manifest`,
+    );
   // Served as a gzip file; a proxy that set Content-Encoding has had it unpacked by fetch.
-  if (body[0] === 0x1f && body[1] === 0x8b) body = gunzipSync(body);
+  if (body[0] === 0x1f && body[1] === 0x8b) {
+    try {
+      body = gunzipSync(body, { maxOutputLength: MAX_MANIFEST_BYTES });
+    } catch (e) {
+      throw new Error(
+        `${base}manifest.js.gz: does not unpack within ${MAX_MANIFEST_BYTES} bytes: ${(e as Error).message}`,
+      );
+    }
+  }
   const manifest = JSON.parse(body.toString('utf8')) as Record<
     string,
     { fingerprint?: unknown; modified?: unknown }
@@ -44,9 +59,13 @@ export async function listEpochs(url: string, timeoutMs: number, signal?: AbortS
   for (const [path, info] of Object.entries(manifest)) {
     const m = /\/git\/(\d+)\.git$/.exec(path);
     if (!m) continue;
+    // The archive names its epochs; it does not get to send the mirror elsewhere (another
+    // host, a file: URL on this machine).
+    const url = new URL(path, base);
+    if (url.origin !== new URL(base).origin) continue;
     out.push({
       n: Number(m[1]),
-      url: new URL(path, base).href,
+      url: url.href,
       fingerprint: typeof info.fingerprint === 'string' ? info.fingerprint : null,
       modified: typeof info.modified === 'number' ? info.modified : null,
     });

@@ -18,7 +18,7 @@ import {
   type ProcessConfig,
   type ProcessOptions,
 } from './process.ts';
-import { fetchEpoch, headOf, isRemote, listEpochs, newCommits, readMails } from './public-inbox-git.ts';
+import { fetchEpoch, headOf, listEpochs, newCommits, readMails } from './public-inbox-git.ts';
 
 export interface PublicInboxOptions extends ProcessOptions {
   /** The archive: `https://lore.kernel.org/xen-devel`, or a local inbox directory. */
@@ -274,5 +274,3 @@ export function publicInboxOptions(
     ...(ctx.log ? { log: ctx.log } : {}),
   };
 }
-
-export { isRemote as isRemoteInbox };

@@ -14,6 +14,7 @@ import {
   setReuses,
   supersedeOlder,
   versionById,
+  type PlacedVersion,
 } from '../db/versions.ts';
 import {
   byCoverArrivingLate,
@@ -27,7 +28,6 @@ import {
   versionOfMessage,
   type GroupInput,
   type Match,
-  type VersionRow,
 } from './rules.ts';
 
 export type { GroupInput } from './rules.ts';
@@ -71,7 +71,7 @@ export function placeMessage(db: Database, m: GroupInput, opts: GroupOptions): G
     byRepliesToMe(db, m) ??
     byCoverArrivingLate(db, m, windowMin, opts.now) ??
     byMarkers(db, m, windowMin, opts.now);
-  let version: VersionRow;
+  let version: PlacedVersion;
   let rule: string;
   let created = false;
   if (match) {
@@ -103,7 +103,7 @@ function createSeries(db: Database, m: GroupInput, opts: GroupOptions, relatedTo
   });
 }
 
-function createVersion(db: Database, seriesId: number, m: GroupInput, now: string): VersionRow {
+function createVersion(db: Database, seriesId: number, m: GroupInput, now: string): PlacedVersion {
   const id = insertVersion(db, {
     seriesId,
     version: m.version,
@@ -133,7 +133,7 @@ function createVersion(db: Database, seriesId: number, m: GroupInput, now: strin
  * patches came first tagged otherwise, the cover's subject is the one the sender meant.
  * Without a cover, the lowest-numbered patch heads.
  */
-function attach(db: Database, v: VersionRow, m: GroupInput): void {
+function attach(db: Database, v: PlacedVersion, m: GroupInput): void {
   if (m.kind === 'cover') {
     setCover(db, v.id, m);
     // The series is named after its first cover letter, not after whichever patch came first.

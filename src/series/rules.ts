@@ -38,16 +38,14 @@ export interface GroupInput {
   references: string[]; // oldest first
 }
 
-export type VersionRow = PlacedVersion;
-
 export interface Match {
-  version: VersionRow;
+  version: PlacedVersion;
   rule: string;
 }
 
 export { versionOfMessage };
 
-export function sameShape(v: VersionRow, m: GroupInput): boolean {
+export function sameShape(v: PlacedVersion, m: GroupInput): boolean {
   return v.version === m.version && v.total === m.total && (v.resend === 1) === m.resend;
 }
 
@@ -57,7 +55,7 @@ export function sameShape(v: VersionRow, m: GroupInput): boolean {
  * complete someone else's incomplete series with their own patch 4/4 and have listci
  * mail the series' author a verdict on it.
  */
-export function sameSender(v: VersionRow, m: GroupInput): boolean {
+export function sameSender(v: PlacedVersion, m: GroupInput): boolean {
   return v.author_addr === m.authorAddr;
 }
 
@@ -66,12 +64,12 @@ export function sameSender(v: VersionRow, m: GroupInput): boolean {
  * same author, compared after the list's DMARC rewrite is undone (src/mail/author.ts).
  * An address that names nobody (the list itself) is nobody's: it continues no series.
  */
-export function sameAuthor(v: VersionRow, m: GroupInput): boolean {
+export function sameAuthor(v: PlacedVersion, m: GroupInput): boolean {
   return m.authorKnown && v.author_addr === m.authorAddr;
 }
 
 /** The slot (cover, or patch number) is still empty in this version. */
-export function slotFree(db: Database, v: VersionRow, m: GroupInput): boolean {
+export function slotFree(db: Database, v: PlacedVersion, m: GroupInput): boolean {
   if (m.kind === 'cover') return v.cover_message_id === null;
   return !hasPatchNumber(db, v.id, m.number);
 }
