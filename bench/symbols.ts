@@ -56,7 +56,7 @@ function chooseTool(arg: string, given: string | undefined): string {
   if (statSync(arg).isDirectory()) {
     for (const p of [join(arg, 'tools/symbols'), join(arg, 'xen/tools/symbols')]) if (existsSync(p)) return p;
   }
-  const src = process.env.LISTCI_XEN_SYMBOLS_C ?? '/var/cache/listci/xen.git/xen/tools/symbols.c';
+  const src = process.env.LISTCI_XEN_SYMBOLS_C ?? '/var/cache/listci/xen-master.git/xen/tools/symbols.c';
   if (!existsSync(src)) throw new Error(`no tools/symbols given and no source at ${src}`);
   const out = join(mkdtempSync(join(tmpdir(), 'listci-symbols-bench-')), 'symbols');
   execFileSync('gcc', ['-O2', '-o', out, src]);

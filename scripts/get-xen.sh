@@ -7,7 +7,7 @@
 #                                   1. $LISTCI_XEN_TARBALL, a `git archive` of Xen (CI: ../shared/xen/*.tar.xz)
 #                                   2. upstream git ($LISTCI_XEN_GIT, default xenbits), where the network allows
 #                                   3. Debian's 4.17.5 (below), saying that the modern tree could not be had
-#   scripts/get-xen.sh 4.17       Debian 12's `xen` source package (4.17.5):
+#   scripts/get-xen.sh 4.17       Debian 12's `xen` source package (4.17.5), for master's fallback and the bench (LISTCI_BENCH_XEN=4.17):
 #
 #   ${LISTCI_CACHE:-/var/cache/listci}/xen.git          non-bare repo, branch main, first commit = upstream
 #                                                       tree (no debian/), tagged upstream

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian 12 machine and starts the
-# services that live longer than one test (Podman's Engine API socket). Dovecot and
-# the SMTP server are started by the tests themselves, one per test file.
+# services that live longer than one test (Podman's Engine API socket). Dovecot, Redis
+# and the SMTP server are started by the tests themselves, one per test file, each on a
+# free loopback port (test/helpers/).
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,8 +12,9 @@ PACKAGES=(
   podman runc uidmap slirp4netns fuse-overlayfs containernetworking-plugins debootstrap  # containers
   dovecot-imapd dovecot-core        # the real IMAP server of the integration tests
   public-inbox                      # a real v2 archive (lore's software) for the public-inbox source
+  redis-server                      # Redis 7.0 for the BullMQ queue and build workers (test/helpers/redis.ts)
   chromium                          # the browser test of the web page
-  dpkg-dev curl xz-utils            # apt-get source, for the real Xen tree (scripts/get-xen.sh)
+  dpkg-dev curl xz-utils            # the real Xen tree (scripts/get-xen.sh; dpkg-dev for its 4.17.5 fallback)
   libmailtools-perl                 # git send-email (regenerating the mail corpus, e2e series)
 )
 
@@ -29,6 +31,18 @@ if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Installing redis-server enables and starts Debian's own instance on 127.0.0.1:6379 (where
+  # systemd or sysvinit runs). The tests never use it: each starts its own redis-server on a
+  # free port. Stop and disable only the instance this run installed; one already installed
+  # belongs to the machine's owner and is left alone.
+  if [[ " ${missing[*]} " == *" redis-server "* ]]; then
+    if [[ -d /run/systemd/system ]]; then
+      systemctl disable --now redis-server.service >/dev/null 2>&1 || true
+    elif [[ -x /etc/init.d/redis-server ]]; then
+      /etc/init.d/redis-server stop >/dev/null 2>&1 || true
+      update-rc.d redis-server disable >/dev/null 2>&1 || true
+    fi
+  fi
 fi
 
 if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
@@ -37,9 +51,9 @@ if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-loc
 fi
 
 # Podman's Docker-compatible API for the container runner, the toolchain images (made
-# here from Debian's packages: no registry is needed), and a real Xen tree for the
-# end-to-end test (Debian's xen source package, cached outside the checkout).
+# here from Debian's packages: no registry is needed), and today's Xen tree for the
+# end-to-end tests (cached outside the checkout; every real Xen test builds this one tree,
+# so they share each cold baseline).
 scripts/start-podman-service.sh >&2
 scripts/build-images.sh gcc-12 clang-14 gcc-12-arm64 >&2
-scripts/get-xen.sh 4.17 >&2
 scripts/get-xen.sh master >&2

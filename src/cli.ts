@@ -9,6 +9,7 @@ import { imagesCommand } from './commands/images.ts';
 import { ingestCommand } from './commands/ingest.ts';
 import { queryCommand } from './commands/query.ts';
 import { serveCommand } from './commands/serve.ts';
+import { workerCommand } from './commands/worker.ts';
 import { VERSION } from './version.ts';
 
 export function program(): Command {
@@ -27,6 +28,7 @@ export function program(): Command {
   p.addCommand(ingestCommand());
   p.addCommand(queryCommand());
   p.addCommand(serveCommand());
+  p.addCommand(workerCommand());
   return p;
 }
 

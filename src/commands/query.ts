@@ -5,6 +5,7 @@ import { getSeries } from '../query/series-detail.ts';
 import { listSeries } from '../query/series-list.ts';
 import { parseSince } from '../since.ts';
 import { weeklyStats } from '../query/stats.ts';
+import { describeWorkersText, listWorkerViews } from '../query/workers.ts';
 import { escapeTerminal, formatTable } from '../query/terminal.ts';
 import type { RunDetail, SeriesDetail, SeriesFilters } from '../query/types.ts';
 import { applyLine, baseLine } from '../result-words.ts';
@@ -211,6 +212,20 @@ export function queryCommand(): Command {
             rows.map((r) => [r.week, r.toolchain, r.pass, r.fail, r.error]),
           ),
         );
+      }),
+    );
+  common(q.command('workers'))
+    .description(
+      'build hosts (listci worker) and their last heartbeat, and the jobs waiting in each toolchain’s queue',
+    )
+    .addHelpText(
+      'after',
+      '\nExample: is any worker building clang-14, and when was each last heard from?\n  listci query workers',
+    )
+    .action((o: DbOpts) =>
+      withDb(o, (db) => {
+        const view = listWorkerViews(db);
+        out(o.json ? JSON.stringify(view) : describeWorkersText(view));
       }),
     );
   return q;

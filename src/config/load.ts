@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
-import { configSchema, type RawConfig, type SecretRef } from './schema.ts';
+import { configSchema, type QueueConfig, type RawConfig, type SecretRef } from './schema.ts';
 
 /** A config problem: one line naming the file, the key and what is wrong. Exit code 2. */
 export class ConfigError extends Error {
@@ -92,6 +92,18 @@ export function parseConfig(data: unknown, ctx: { source: string; baseDir: strin
 }
 
 /**
+ * The Redis password a queue section names, read now (the daemon's and a worker's alike);
+ * null when Redis needs none.
+ */
+export function queuePassword(
+  queue: Pick<QueueConfig, 'password'>,
+  ctx: { source: string; baseDir: string },
+  env: NodeJS.ProcessEnv = process.env,
+): string | null {
+  return queue.password ? readSecret('queue.password', queue.password, ctx, env) : null;
+}
+
+/**
  * Reads the secrets the config names (the IMAP and SMTP passwords). A missing file or
  * unset variable is a ConfigError naming the key; call it in the commands that use them.
  */
@@ -108,7 +120,8 @@ export function withSecrets(config: Config, env: NodeJS.ProcessEnv = process.env
   return { ...config, secrets: readSecrets(config, env) };
 }
 
-function readSecret(
+/** One secret the config names, read now; a ConfigError naming `key` when it cannot be. */
+export function readSecret(
   key: string,
   ref: SecretRef,
   ctx: { source: string; baseDir: string },
@@ -131,7 +144,7 @@ function readSecret(
 }
 
 /** zod's first issue as "key.path: problem", the way a person reads it. */
-function describeIssue(err: z.ZodError): string {
+export function describeIssue(err: z.ZodError): string {
   const issue = err.issues[0];
   if (!issue) return 'invalid';
   const path = issue.path.map(String).join('.');

@@ -124,7 +124,7 @@ const repoSection = z.strictObject({
   gitTimeoutSeconds: z.number().int().positive().default(300),
 });
 
-const toolchain = z.strictObject({
+export const toolchain = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only'),
   image: z.string().min(1).nullable().default(null),
   cc: z.string().min(1).default('gcc'),
@@ -146,7 +146,7 @@ const recipe = z.strictObject({
   makeTargets: z.array(z.string()).default([]),
 });
 
-const buildSection = z.strictObject({
+export const buildSection = z.strictObject({
   /** local runs patches on the host: only for trusted trees (the demo). */
   runner: z.enum(['podman', 'docker', 'local']).default('podman'),
   /** Docker Engine API socket (Podman: `podman system service`). */
@@ -185,6 +185,42 @@ const buildSection = z.strictObject({
     .min(1)
     .default([{ name: 'gcc', image: null, cc: 'gcc', hostcc: null, makeArgs: [], configFragment: [] }]),
 });
+
+/** A name in Redis: BullMQ joins keys with ':', so the prefix must not hold one. */
+const REDIS_NAME = /^[A-Za-z0-9._-]+$/;
+
+/**
+ * Builds on BullMQ over Redis (`listci worker`s on other hosts), instead of in the daemon's own
+ * process. Absent: the embedded default, one process and SQLite only. The daemon and every
+ * worker name the same Redis and prefix.
+ */
+export const queueSection = z.strictObject({
+  type: z.literal('redis'),
+  /** redis://host:port[/db], rediss:// for TLS, or the path of a unix socket. No password here. */
+  url: z
+    .string()
+    .min(1)
+    .regex(/^(rediss?:\/\/|\/)/, {
+      error: 'a redis:// or rediss:// URL, or the absolute path of a unix socket',
+    })
+    .refine((u) => !/^rediss?:\/\/[^/@]*:[^/@]*@/.test(u), {
+      error: 'no password in the URL: write queue.password: { file: PATH } or { env: VARIABLE }',
+    }),
+  password: secretRef.nullable().default(null),
+  /** Every key listci writes in Redis starts with this (queues, worker heartbeats). */
+  prefix: z.string().regex(REDIS_NAME, 'letters, digits, dot, dash and underscore only').default('listci'),
+  /** Daemon: checks it keeps in flight at once, each waiting for its toolchains' jobs. */
+  maxInFlight: z.number().int().positive().default(4),
+  /** Worker: how long a job's lock holds without renewal; renewed every half of it while the build runs. */
+  lockSeconds: z.number().positive().default(60),
+  /** Worker: how often it looks for jobs whose worker died (lock expired) and puts them back. */
+  stalledSeconds: z.number().positive().default(30),
+  /** A job found stalled more often than this fails (listci's error for that toolchain). */
+  maxStalledCount: z.number().int().nonnegative().default(2),
+  /** Tries of one toolchain's job (a worker's image missing, its engine down) before it is listci's error. */
+  attempts: z.number().int().positive().default(3),
+});
+export type QueueConfig = z.infer<typeof queueSection>;
 
 const smtpSection = z.strictObject({
   host: z.string().min(1),
@@ -231,6 +267,8 @@ export const configSchema = z.strictObject({
   build: buildSection.prefault({}),
   reply: replySection.prefault({}),
   web: webSection.prefault({}),
+  /** null: builds run in the daemon (the embedded default). */
+  queue: queueSection.nullable().default(null),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
 });
 

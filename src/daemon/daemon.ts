@@ -10,11 +10,16 @@ import { startWebServer, type WebServer } from '../web/server.ts';
 import { cancelSuperseded, scheduleReady } from './schedule.ts';
 import { mailboxLookup, mailSourceFor, processUnclassified } from './sources.ts';
 import { WarmUps } from './warm-ups.ts';
+import { openRemote, type Remote } from './remote.ts';
 import { executeCheck, recordBotFailure, type JobOutcome } from './worker.ts';
 
 // The main job: mail in → series → run queue → check → record → reply, one check at a
 // time, with a durable queue in SQLite. Stopping (SIGTERM) aborts the running check, which
 // stops its containers, and puts the job back for the next start.
+//
+// With a build queue (queue.type: redis) the builds run on `listci worker`s: the daemon keeps
+// up to queue.maxInFlight checks waiting on them at once, and goes on taking in mail while
+// they wait. It is still the only process that writes the database.
 
 export interface DaemonOptions {
   /** The command reads the secrets: the daemon is what logs in to IMAP and SMTP. */
@@ -48,6 +53,15 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       'checks interrupted by a crash at every attempt: failed',
     );
 
+  // With a build queue the Redis password is read now: a missing secret stops the start here.
+  let remote: Remote | null = null;
+  try {
+    remote = config.queue ? await openRemote({ ...config, queue: config.queue }, db, log) : null;
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+
   let web: WebServer | null = null;
   if (config.web.enabled) {
     try {
@@ -59,6 +73,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
         workDir: config.workDir,
       });
     } catch (e) {
+      await remote?.stop();
       db.close();
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL')
@@ -71,13 +86,16 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   }
 
   const runner = runnerFromConfig(config.build, log);
-  const leftovers = await runner.removeLeftovers?.().catch((e: unknown) => {
-    log.warn({ err: e }, 'could not list leftover build containers');
-    return 0;
-  });
+  // With a build queue this host builds nothing: its engine, if any, is none of the daemon's business.
+  const leftovers = remote
+    ? 0
+    : await runner.removeLeftovers?.().catch((e: unknown) => {
+        log.warn({ err: e }, 'could not list leftover build containers');
+        return 0;
+      });
   if (leftovers) log.warn({ containers: leftovers }, 'removed build containers left by an earlier listci');
   for (const f of failedUnrecorded(db)) {
-    await recordBotFailure({ db, config, runner, log }, f.runId, f.error).then(
+    await recordBotFailure({ db, config, runner, log, remote }, f.runId, f.error).then(
       () => log.warn({ run: f.runId, error: f.error }, "failed check recorded as listci's error"),
       (e: unknown) =>
         log.error({ err: e, run: f.runId }, "could not record the failed check as listci's error"),
@@ -95,31 +113,68 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   });
 
   const delivery = startDelivery(db, config, log);
-  const warmUps = config.repo.url
-    ? new WarmUps({
-        config,
-        runner,
-        mirror: {
-          url: config.repo.url,
-          path: config.repo.mirror,
-          timeoutMs: config.repo.gitTimeoutSeconds * 1000,
-        },
-        log,
-        recentRefs: () => recentBaseRefs(db, new Date(Date.now() - RECENT_BASE_DAYS * 86_400_000)),
-      })
-    : null;
+  // No warm-ups with a build queue: the daemon builds nothing, and each worker keeps the
+  // baselines of what it built warm in its own snapshots.
+  const warmUps =
+    config.repo.url && !remote
+      ? new WarmUps({
+          config,
+          runner,
+          mirror: {
+            url: config.repo.url,
+            path: config.repo.mirror,
+            timeoutMs: config.repo.gitTimeoutSeconds * 1000,
+          },
+          log,
+          recentRefs: () => recentBaseRefs(db, new Date(Date.now() - RECENT_BASE_DAYS * 86_400_000)),
+        })
+      : null;
   // A warm-up asks before each toolchain whether a check is waiting, taking in new mail first.
   const checkWaiting = (): boolean => {
     intake(db, config, log);
     return hasReadyJob(db, 'check');
   };
+  const inFlight = new Set<Promise<void>>();
+  const idle = () =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 1000);
+      wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
   try {
     if (opts.once) await source.caughtUp();
     while (!stopping()) {
       intake(db, config, log);
+      if (remote) {
+        // Not awaited: each check waits for its workers while the loop takes in mail and
+        // starts the next, up to maxInFlight.
+        while (inFlight.size < config.queue!.maxInFlight && !stopping()) {
+          const job = startNextRun(db);
+          if (!job) break;
+          const p: Promise<void> = runJob(db, config, log, job, runner, current.signal, opts, remote)
+            .catch((e: unknown) =>
+              log.error({ err: e, run: job.ref_id }, "could not record the check's failure"),
+            )
+            .finally(() => {
+              inFlight.delete(p);
+              void delivery.pass();
+              wake();
+            });
+          inFlight.add(p);
+        }
+        if (opts.once && inFlight.size === 0) {
+          await delivery.pass();
+          break;
+        }
+        void delivery.pass();
+        await idle();
+        continue;
+      }
       const job = startNextRun(db);
       if (job) {
-        await runJob(db, config, log, job, runner, current.signal, opts);
+        await runJob(db, config, log, job, runner, current.signal, opts, null);
         // Not awaited: a slow SMTP server must not hold up the next check.
         void delivery.pass();
         continue;
@@ -135,15 +190,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
         return false;
       });
       if (warmed) continue;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 1000);
-        wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
+      await idle();
     }
   } finally {
+    // Stopping aborted them: each puts its run back in the queue before it settles.
+    await Promise.allSettled(inFlight);
+    await remote?.stop();
     await source.stop();
     await delivery.stop();
     await web?.close();
@@ -170,13 +222,15 @@ async function runJob(
   runner: ReturnType<typeof runnerFromConfig>,
   signal: AbortSignal,
   opts: DaemonOptions,
+  remote: Remote | null,
 ): Promise<void> {
-  const deps = { db, config, runner, log };
+  const deps = { db, config, runner, log, remote };
   // Host-side steps (git, checks) can hang as well as builds: the whole check has a limit.
+  // With a build queue the workers hold each job to it (a run may wait long for a free one).
   const limitMinutes = config.build.jobTimeoutMinutes;
-  const timeLimit = AbortSignal.timeout(limitMinutes * 60_000);
+  const timeLimit = remote ? new AbortController().signal : AbortSignal.timeout(limitMinutes * 60_000);
   try {
-    const outcome = await executeCheck(deps, job.ref_id, AbortSignal.any([signal, timeLimit]));
+    const outcome = await executeCheck(deps, job.ref_id, AbortSignal.any([signal, timeLimit]), job.attempts);
     opts.onRun?.(outcome);
   } catch (e) {
     if (signal.aborted) {

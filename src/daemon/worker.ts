@@ -9,13 +9,14 @@ import { reusableResultJson } from '../db/run-reads.ts';
 import { abandonRun, errorRun, finishRun, runById } from '../db/runs.ts';
 import { versionById, versionIdOfMessage } from '../db/versions.ts';
 import type { Logger } from '../log.ts';
-import { runCheck, summarise } from '../pipeline/check.ts';
+import { runCheck, summarise, type CheckProgress } from '../pipeline/check.ts';
 import { queueReply } from '../report/reply.ts';
 import { reproduceLine, type HeadMail } from '../report/render.ts';
 import { progressLine } from '../pipeline/progress-line.ts';
 import { loadSeriesToCheck } from '../series/load.ts';
 import type { SeriesToCheck } from '../series/types.ts';
 import { VERSION } from '../version.ts';
+import { checkRemotely, type Remote } from './remote.ts';
 
 // One check job: load the series version, run the pipeline, record the result, queue the
 // reply. Sending is the outbox's job, on its own schedule.
@@ -25,6 +26,8 @@ export interface WorkerDeps {
   config: Config;
   runner: Runner;
   log: Logger;
+  /** With queue.type redis: the builds go to `listci worker`s (remote.ts). */
+  remote?: Remote | null;
 }
 
 export interface JobOutcome {
@@ -37,6 +40,8 @@ export async function executeCheck(
   deps: WorkerDeps,
   runId: number,
   signal: AbortSignal,
+  /** The run's attempt (its job's), which names its build jobs on the queue. */
+  attempt = 1,
 ): Promise<JobOutcome> {
   const { db, config, log } = deps;
   // The run was started with its job (startNextRun).
@@ -51,50 +56,80 @@ export async function executeCheck(
     rlog.info('identical to an earlier posting: its result is reused');
   } else {
     if (!config.repo.url) throw new Error('repo.url is not configured: no tree to apply series to');
-    result = await runCheck({
-      config,
-      series,
-      runner: deps.runner,
-      mirror: {
-        url: config.repo.url,
-        path: config.repo.mirror,
-        timeoutMs: config.repo.gitTimeoutSeconds * 1000,
-      },
-      resolveBasedOn: async (messageId) => seriesByMessageId(db, messageId),
-      toolchains: config.build.toolchains,
-      logDir: join(config.workDir, 'logs', `run-${runId}`),
-      log: rlog,
-      signal,
-      onProgress: (p) => {
-        const elapsedS = +(p.elapsedMs / 1000).toFixed(1);
-        if (p.stage === 'build')
-          rlog.info({ toolchain: p.event.toolchain, phase: p.event.phase, elapsedS }, progressLine(p));
-        else if (p.stage === 'base')
-          rlog.info({ base: p.base.commit.slice(0, 12), ref: p.base.ref, elapsedS }, progressLine(p));
-        else if (p.stage === 'apply') rlog.info({ elapsedS }, progressLine(p));
-      },
-      onBuildWindow: (w) => (window = w),
-    });
+    const logDir = join(config.workDir, 'logs', `run-${runId}`);
+    const resolveBasedOn = async (messageId: string) => seriesByMessageId(db, messageId);
+    const onProgress = (p: CheckProgress) => {
+      const elapsedS = +(p.elapsedMs / 1000).toFixed(1);
+      if (p.stage === 'build')
+        rlog.info({ toolchain: p.event.toolchain, phase: p.event.phase, elapsedS }, progressLine(p));
+      else if (p.stage === 'base')
+        rlog.info({ base: p.base.commit.slice(0, 12), ref: p.base.ref, elapsedS }, progressLine(p));
+      else if (p.stage === 'apply') rlog.info({ elapsedS }, progressLine(p));
+    };
+    if (deps.remote) {
+      ({ result, window } = await checkRemotely(deps.remote, {
+        config,
+        series,
+        runId,
+        attempt,
+        runKey: run.queued_at,
+        logDir,
+        log: rlog,
+        signal,
+        resolveBasedOn,
+        onProgress,
+      }));
+    } else {
+      result = await runCheck({
+        config,
+        series,
+        runner: deps.runner,
+        mirror: {
+          url: config.repo.url,
+          path: config.repo.mirror,
+          timeoutMs: config.repo.gitTimeoutSeconds * 1000,
+        },
+        resolveBasedOn,
+        toolchains: config.build.toolchains,
+        logDir,
+        log: rlog,
+        signal,
+        onProgress,
+        onBuildWindow: (w) => (window = w),
+      });
+    }
   }
   // A build the signal stopped reports itself as an error build: that is no result to record.
   signal.throwIfAborted();
   rlog.info({ verdict: result.verdict }, result.summary);
   // The reply is recorded before the run is done: a crash in between resumes the check,
   // and the outbox keeps the first reply, where a done run would have been left without one.
-  const reply = await replyFor(deps, runId, run.version_id, series, result);
-  finishRun(db, {
-    result,
-    runId,
-    versionId: run.version_id,
-    origin: 'mail',
-    timestamps: {
-      buildStartedAt: window?.startedAt ?? null,
-      buildFinishedAt: window?.finishedAt ?? null,
-      // A dry-run reply is "sent" once written to the outbox directory.
-      replySentAt: reply?.state === 'dry-run' ? now() : null,
-    },
+  // One run records at a time: with a build queue several finish together, and the reply
+  // policy's hourly limits are read, then written, across an await.
+  const reply = await recordingInTurn(async () => {
+    const queued = await replyFor(deps, runId, run.version_id!, series, result);
+    finishRun(db, {
+      result,
+      runId,
+      versionId: run.version_id!,
+      origin: 'mail',
+      timestamps: {
+        buildStartedAt: window?.startedAt ?? null,
+        buildFinishedAt: window?.finishedAt ?? null,
+        // A dry-run reply is "sent" once written to the outbox directory.
+        replySentAt: queued?.state === 'dry-run' ? now() : null,
+      },
+    });
+    return queued;
   });
   return { runId, result, reply };
+}
+
+let recording: Promise<unknown> = Promise.resolve();
+function recordingInTurn<T>(fn: () => Promise<T>): Promise<T> {
+  const run = recording.then(fn, fn);
+  recording = run.catch(() => undefined);
+  return run;
 }
 
 /**
@@ -117,8 +152,11 @@ export async function recordBotFailure(deps: WorkerDeps, runId: number, error: s
     startedAt: run.started_at ?? now(),
     finishedAt: now(),
   };
-  await replyFor(deps, runId, run.version_id, series, result);
-  errorRun(db, { result, runId, versionId: run.version_id, origin: 'mail' }, error);
+  const versionId = run.version_id;
+  await recordingInTurn(async () => {
+    await replyFor(deps, runId, versionId, series, result);
+    errorRun(db, { result, runId, versionId, origin: 'mail' }, error);
+  });
 }
 
 async function replyFor(

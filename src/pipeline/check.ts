@@ -1,33 +1,24 @@
-import { join } from 'node:path';
 import type { Config } from '../config/load.ts';
 import type { ToolchainConfig } from '../config/schema.ts';
 import type { ApplyResult, BaseChoice, BuildReport, CheckResult, SeriesSummary } from '../contract.ts';
-import { runMatrix } from '../build/matrix.ts';
-import {
-  removeRunDirs,
-  type Phase,
-  type ProgressEvent,
-  type ToolchainBuild,
-} from '../build/toolchain-build.ts';
+import type { ProgressEvent } from '../build/toolchain-build.ts';
 import type { Runner } from '../build/runner.ts';
 import { assertRoom } from '../build/disk-space.ts';
-import { applySeries } from '../git/apply.ts';
-import { chooseBase, NoBaseError } from '../git/base.ts';
+import { chooseBase, NoBaseError, type BaseDecision } from '../git/base.ts';
 import { ensureMirror, fetchMirror, type MirrorConfig } from '../git/mirror.ts';
-import { changedPaths } from '../git/changes.ts';
-import { targetArch, untouchedArch } from '../build/arch.ts';
-import { gitRaw } from '../git/run.ts';
 import type { Logger } from '../log.ts';
 import type { SeriesToCheck } from '../series/types.ts';
 import { VERSION } from '../version.ts';
-import { matrixInputFor, worktreePoolFor } from './matrix-input.ts';
-import { attributeToPatches } from './per-patch.ts';
-import { reportBuilds } from './report-builds.ts';
-import { decideVerdict, withToolchainVerdicts } from './verdict.ts';
+import { checkOnBase } from './on-base.ts';
+import { decideVerdict } from './verdict.ts';
 
 // One check of one series: base → apply → baseline build → series build → findings → verdict.
 // Plain data in (the series, the config), a CheckResult out. The caller (the CLI or the
 // daemon) records it and replies; nothing here touches the database or sends mail.
+//
+// It comes in two halves: choosing the base (the mirror and the base cascade, here), and
+// everything after (on-base.ts). With a build queue (queue.type: redis) the daemon runs the
+// first half itself and hands the second to `listci worker`s, one job per toolchain.
 
 export type CheckProgress =
   | { stage: 'mirror'; detail: string; elapsedMs: number }
@@ -55,29 +46,32 @@ export interface CheckRequest {
 
 export async function runCheck(input: CheckRequest): Promise<CheckResult> {
   const startedAt = new Date();
-  const elapsed = () => Date.now() - startedAt.getTime();
-  const { config, series, signal } = input;
-  const timeoutMs = config.repo.gitTimeoutSeconds * 1000;
-  const result = (
-    base: BaseChoice | null,
-    apply: ApplyResult | null,
-    builds: BuildReport[],
-    override?: { summary: string },
-  ): CheckResult => {
-    const v = decideVerdict(apply, builds);
-    return {
-      listciVersion: VERSION,
-      series: summarise(series),
-      base,
-      apply,
-      builds,
-      verdict: override ? 'error' : v.verdict,
-      summary: override?.summary ?? v.summary,
-      startedAt: startedAt.toISOString(),
-      finishedAt: new Date().toISOString(),
-    };
-  };
+  const base = await chooseRunBase({ ...input, startedAt });
+  if (!base.decision) return base.result;
+  const out = await checkOnBase({ ...input, decision: base.decision, startedAt });
+  if (out.buildWindow) input.onBuildWindow?.(out.buildWindow);
+  return checkResult({
+    series: input.series,
+    startedAt,
+    base: base.decision.choice,
+    apply: out.apply,
+    builds: out.builds,
+  });
+}
 
+export type BaseRequest = Pick<
+  CheckRequest,
+  'config' | 'series' | 'mirror' | 'explicitBase' | 'resolveBasedOn' | 'onProgress' | 'signal'
+> & { startedAt: Date };
+
+/** The base a check runs on, or the check's result when there is none (listci's error, exit 2). */
+export type BaseOutcome = { decision: BaseDecision; result: null } | { decision: null; result: CheckResult };
+
+/** The first half of a check: bring the mirror up to date, and choose the base (saying why). */
+export async function chooseRunBase(input: BaseRequest): Promise<BaseOutcome> {
+  const { config, series, signal, startedAt } = input;
+  const elapsed = () => Date.now() - startedAt.getTime();
+  const timeoutMs = config.repo.gitTimeoutSeconds * 1000;
   // A full work dir would make the series look broken (see build/disk-space.ts): not now.
   assertRoom(config.workDir, 'before the check');
   await ensureMirror(input.mirror, { signal, timeoutMs });
@@ -91,10 +85,8 @@ export async function runCheck(input: CheckRequest): Promise<CheckResult> {
     detail: fetched.fetched ? 'fetched' : `fresh (${Math.round(fetched.ageSeconds)} s old)`,
     elapsedMs: elapsed(),
   });
-
-  let decision;
   try {
-    decision = await chooseBase(series, {
+    const decision = await chooseBase(series, {
       mirror: input.mirror,
       repo: config.repo,
       explicitBase: input.explicitBase ?? null,
@@ -102,120 +94,48 @@ export async function runCheck(input: CheckRequest): Promise<CheckResult> {
       signal,
       timeoutMs,
     });
+    input.onProgress?.({ stage: 'base', base: decision.choice, elapsedMs: elapsed() });
+    return { decision, result: null };
   } catch (e) {
-    if (e instanceof NoBaseError) return result(null, null, [], { summary: `error: ${e.message}` });
-    throw e;
-  }
-  input.onProgress?.({ stage: 'base', base: decision.choice, elapsedMs: elapsed() });
-
-  const { pool, poolKey } = worktreePoolFor(config, input.mirror, timeoutMs);
-  const wt = await pool.acquire(signal);
-  try {
-    if (wt.recovered.length)
-      input.log.warn({ worktree: wt.path, recovered: wt.recovered }, 'worktree recovered');
-    const applied = await applySeries(wt.path, decision.choice.commit, series.patches, {
-      prerequisites: decision.prerequisites,
-      signal,
-      timeoutMs,
-    });
-    input.onProgress?.({ stage: 'apply', apply: applied.result, elapsedMs: elapsed() });
-    if (!applied.result.ok) {
-      const p = applied.result.failedPatch;
-      assertRoom(
-        config.workDir,
-        `applying ${p ? `patch ${p.number}/${p.total}` : 'the series'}`,
-        applied.result.error,
-      );
-      return result(decision.choice, applied.result, []);
-    }
-
-    const seriesTip = (await gitRaw(wt.path, ['rev-parse', 'HEAD'], { signal })).trim();
-    const buildStart = new Date().toISOString();
-    const slot = `${poolKey}-wt-${wt.slot}`;
-    const changed = await changedPaths(wt.path, applied.baseTip, seriesTip, { signal, timeoutMs });
-    const skipped = new Map<string, string>();
-    if (config.build.skipUntouchedArch)
-      for (const t of input.toolchains) {
-        const why = untouchedArch(changed, targetArch(t), config.build.recipe.subdir);
-        if (why) skipped.set(t.name, why);
-      }
-    const toBuild = input.toolchains.filter((t) => !skipped.has(t.name));
-    const buildAt = async (
-      name: Phase,
-      sourceCommit: string,
-      startFrom: ToolchainBuild[] = [],
-      toolchains = toBuild,
-      logDir = input.logDir,
-    ) => {
-      await gitRaw(wt.path, ['checkout', '-q', '--detach', sourceCommit], { signal, timeoutMs });
-      return runMatrix(
-        matrixInputFor({
-          config,
-          runner: input.runner,
-          toolchains,
-          slot,
-          phase: name,
-          sourceDir: wt.path,
-          commit: sourceCommit,
-          // The base with another series applied under it (Based-on) is that series' code.
-          trusted: name === 'baseline' && sourceCommit === decision.choice.commit,
-          startFrom,
-          logDir,
-          confirmFailures: name === 'series' && logDir === input.logDir,
-          gitTimeoutMs: timeoutMs,
-          onProgress: (event) => input.onProgress?.({ stage: 'build', event, elapsedMs: elapsed() }),
-          signal,
-        }),
-      );
+    if (!(e instanceof NoBaseError)) throw e;
+    return {
+      decision: null,
+      result: checkResult({
+        series,
+        startedAt,
+        base: null,
+        apply: null,
+        builds: [],
+        summary: `error: ${e.message}`,
+      }),
     };
-    // The baseline first (a trusted snapshot, usually cached), then the series in a fresh copy
-    // of it, so the series build only recompiles what the series touched.
-    const baseline = await buildAt('baseline', applied.baseTip);
-    try {
-      const seriesBuilds = await buildAt('series', seriesTip, baseline);
-      let reports = [...reportBuilds(baseline, seriesBuilds), ...skippedReports(input.toolchains, skipped)];
-      if (config.build.perPatch && applied.commits.length > 1) {
-        reports = await attributeToPatches(reports, baseline, applied.commits, async (commit, names, m) =>
-          buildAt(
-            'series',
-            commit,
-            baseline,
-            toBuild.filter((t) => names.includes(t.name)),
-            join(input.logDir, `patch-${m}`),
-          ),
-        );
-      }
-      input.onBuildWindow?.({ startedAt: buildStart, finishedAt: new Date().toISOString() });
-      return result(decision.choice, applied.result, withToolchainVerdicts(reports));
-    } finally {
-      // A baseline with a prerequisite series under it was this run's alone.
-      removeRunDirs(config.workDir, input.toolchains, slot);
-    }
-  } finally {
-    wt.release();
   }
 }
 
-/** The series builds a rule left out, saying why, so a maintainer can read it. */
-function skippedReports(toolchains: ToolchainConfig[], skipped: Map<string, string>): BuildReport[] {
-  return toolchains
-    .filter((t) => skipped.has(t.name))
-    .map((t) => ({
-      toolchain: t.name,
-      arch: targetArch(t),
-      phase: 'series',
-      status: 'skipped',
-      durationMs: 0,
-      cached: false,
-      botError: null,
-      logPath: null,
-      skipped: skipped.get(t.name)!,
-      mode: null,
-      stopped: null,
-      duplicates: { new: [], preexisting: [] },
-      fileCollisions: [],
-      errors: [],
-    }));
+/**
+ * The CheckResult of a finished check: the verdict is decided here from the apply result
+ * and the builds, unless `summary` says why listci could not judge (verdict error).
+ */
+export function checkResult(r: {
+  series: SeriesToCheck;
+  startedAt: Date;
+  base: BaseChoice | null;
+  apply: ApplyResult | null;
+  builds: BuildReport[];
+  summary?: string;
+}): CheckResult {
+  const v = decideVerdict(r.apply, r.builds);
+  return {
+    listciVersion: VERSION,
+    series: summarise(r.series),
+    base: r.base,
+    apply: r.apply,
+    builds: r.builds,
+    verdict: r.summary !== undefined ? 'error' : v.verdict,
+    summary: r.summary ?? v.summary,
+    startedAt: r.startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+  };
 }
 
 export function summarise(s: SeriesToCheck): SeriesSummary {

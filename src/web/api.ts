@@ -11,6 +11,7 @@ import { getSeries } from '../query/series-detail.ts';
 import { listSeries, MAX_LIMIT } from '../query/series-list.ts';
 import { parseSince } from '../since.ts';
 import { replyLatency, weeklyStats } from '../query/stats.ts';
+import { listWorkerViews } from '../query/workers.ts';
 import { resolveLogPath } from './logs.ts';
 import { metricsText } from './metrics.ts';
 
@@ -151,6 +152,9 @@ export function registerApi(app: FastifyInstance, db: Database, workDir: string)
       return { since, weeks: weeklyStats(db, since), latency: replyLatency(db, since) };
     },
   );
+
+  // Build hosts and queue depth as the daemon last recorded them (queue.type: redis).
+  app.get('/api/workers', async () => listWorkerViews(db));
 
   app.get<{ Params: { id: number } }>(
     '/api/builds/:id/log',

@@ -14,7 +14,8 @@ import {
 } from '../../src/checks/index.ts';
 import { buildTree, run, tempDir } from './fixture-tree.ts';
 
-const XEN_SYMBOLS_C = process.env.LISTCI_XEN_SYMBOLS_C ?? '/var/cache/listci/xen.git/xen/tools/symbols.c';
+const XEN_SYMBOLS_C =
+  process.env.LISTCI_XEN_SYMBOLS_C ?? '/var/cache/listci/xen-master.git/xen/tools/symbols.c';
 
 /**
  * Xen's rule written again from xen/tools/symbols.c, over nm's text rather than our ELF

@@ -20,10 +20,11 @@ import { mailboxContents as inboxOf, type Dovecot } from '../helpers/dovecot.ts'
 // process, git send-email into the test SMTP server, reading the list mailbox back.
 
 export const CACHE = process.env.LISTCI_CACHE ?? '/var/cache/listci';
-export const XEN_REPO = join(CACHE, 'xen.git');
-/** Today's Xen (scripts/get-xen.sh master): 4.23-unstable from the shared tarball or upstream git. */
+/**
+ * Today's Xen (scripts/get-xen.sh master): 4.23-unstable from the shared tarball or upstream git.
+ * Every real Xen test builds this one tree, so they share each cold baseline.
+ */
 export const XEN_MASTER_REPO = join(CACHE, 'xen-master.git');
-export const DEBIAN_PATCHES = join(CACHE, 'xen-debian-patches');
 export const SOCKET = process.env.LISTCI_PODMAN_SOCKET ?? '/run/podman/podman.sock';
 export const LIST = 'xen-devel@lists.xenproject.org';
 const execFileAsync = promisify(execFile);
@@ -39,9 +40,8 @@ export const XEN_TOOLCHAINS = [
 const BIN = new URL('../../bin/listci.js', import.meta.url).pathname;
 
 /** Why the real Xen run cannot happen here (null: it can). CI sets everything up in scripts/test.sh. */
-export function missingPrerequisites(images: string[], repo = XEN_REPO): string | null {
-  if (!existsSync(join(repo, '.git')))
-    return `no Xen tree at ${repo}: run scripts/get-xen.sh ${repo === XEN_REPO ? '4.17' : 'master'}`;
+export function missingPrerequisites(images: string[], repo = XEN_MASTER_REPO): string | null {
+  if (!existsSync(join(repo, '.git'))) return `no Xen tree at ${repo}: run scripts/get-xen.sh master`;
   try {
     execFileSync('curl', ['-sf', '--unix-socket', SOCKET, 'http://d/_ping'], {
       stdio: 'ignore',
@@ -227,7 +227,7 @@ function identity(from: string, home: string): NodeJS.ProcessEnv {
   };
 }
 
-/** A contributor's clone of Xen with `patch` applied by `git am` on top of main: what they post from. */
+/** A contributor's clone of today's Xen with `patch` applied by `git am` on top of main: what they post from. */
 export async function contributorClone(opts: {
   patch: string;
   from: string;
@@ -235,7 +235,7 @@ export async function contributorClone(opts: {
 }): Promise<string> {
   const dir = join(opts.scratch, 'contributor');
   const env = identity(opts.from, join(opts.scratch, 'home'));
-  await execFileAsync('git', ['clone', '-q', '--shared', XEN_REPO, dir], { env });
+  await execFileAsync('git', ['clone', '-q', '--shared', XEN_MASTER_REPO, dir], { env });
   await execFileAsync('git', ['-C', dir, 'am', '-q', opts.patch], { env });
   return dir;
 }
@@ -331,8 +331,8 @@ export async function startXenDaemon(o: {
     // fresh from `git worktree add` has every file newer than the shared snapshot, and make then
     // rebuilds everything.
     repo: {
-      url: XEN_REPO,
-      mirror: join(o.workDir, `mirror-${basename(XEN_REPO)}`),
+      url: XEN_MASTER_REPO,
+      mirror: join(o.workDir, `mirror-${basename(XEN_MASTER_REPO)}`),
       defaultBranch: 'main',
       worktrees: 1,
     },

@@ -1,8 +1,9 @@
-// A series that changes Xen's build rules is judged as a clean build judges it. The patch makes
-// cmd_objcopy_fix_sym in xen/Rules.mk a plain `mv`, so C objects keep their bare STT_FILE
-// names: Xen's own clean build then stops at `tools/symbols --error-dup` with Duplicate symbol
-// lines. make does not track that rule, so an incremental build on the base recompiles nothing
-// of it and passes. listci must build it from scratch and name exactly Xen's duplicates.
+// A series that changes Xen's build rules is judged as a clean build judges it, on today's Xen
+// (scripts/get-xen.sh master). The patch makes cmd_objcopy_fix_sym in xen/Rules.mk a plain
+// `mv`, so C objects keep their bare STT_FILE names: Xen's own clean build then stops at
+// `tools/symbols --error-dup` with Duplicate symbol lines. make does not track that rule, so an
+// incremental build on the base recompiles nothing of it and passes. listci must build it from
+// scratch and name exactly Xen's duplicates.
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { skipUnlessCi } from '../helpers/prerequisite.ts';
 import {
-  XEN_REPO,
+  XEN_MASTER_REPO,
   XEN_TOOLCHAINS,
   checkConfig,
   contributorSeries,
@@ -32,14 +33,14 @@ before(() => {
   chmodSync(scratch, 0o755);
   work = workDirFor('listci-e2e-work-');
   ({ mbox } = contributorSeries(
-    XEN_REPO,
+    XEN_MASTER_REPO,
     scratch,
     'xen/build: keep the compiler-given file symbols',
     (dir) => {
       const rules = join(dir, 'xen/Rules.mk');
       const text = readFileSync(rules, 'utf8');
       const fixSym = /(cmd_objcopy_fix_sym = \\\n\s*)\$\(OBJCOPY\) --redefine-sym .*\n/;
-      assert.match(text, fixSym, 'Xen 4.17 Rules.mk has the ENFORCE_UNIQUE_SYMBOLS objcopy rule');
+      assert.match(text, fixSym, "today's Rules.mk has the ENFORCE_UNIQUE_SYMBOLS objcopy rule");
       writeFileSync(rules, text.replace(fixSym, '$1mv -f $(dot-target).tmp $@\n'));
     },
   ));
@@ -69,7 +70,7 @@ test(
   'a series that changes a build rule gets the verdict and duplicates of a clean build, under gcc and clang',
   { skip: skipUnlessCi(missing), timeout: 30 * 60_000 },
   async () => {
-    const config = checkConfig(scratch, work.dir, XEN_REPO, XEN_TOOLCHAINS);
+    const config = checkConfig(scratch, work.dir, XEN_MASTER_REPO, XEN_TOOLCHAINS);
     const { code, result } = await listciCheck(config, ['--mbox', mbox]);
     assert.equal(code, 1, 'exit 1: the series has findings');
     assert.equal(result.verdict, 'fail', result.summary);
