@@ -6,18 +6,20 @@ import { stmt } from './stmt.ts';
 // The jobs in each toolchain's build queue in Redis, as the daemon last counted them
 // (queue.type: redis): what /metrics shows as the queue's depth.
 
-export interface QueueCountsRow {
+/** Jobs per state of one toolchain's queue, as read from Redis. */
+export interface QueueCounts {
   toolchain: string;
   waiting: number;
   active: number;
   delayed: number;
   failed: number;
   completed: number;
-  updatedAt: string;
 }
 
+export type QueueCountsRow = QueueCounts & { updatedAt: string };
+
 /** The counts of one refresh replace the last: a toolchain no longer configured disappears. */
-export function recordQueueCounts(db: Database, counts: Omit<QueueCountsRow, 'updatedAt'>[]): void {
+export function recordQueueCounts(db: Database, counts: QueueCounts[]): void {
   const ts = now();
   db.transaction(() => {
     stmt(db, 'DELETE FROM build_queues').run();

@@ -193,6 +193,14 @@ export interface ResultInput {
   timings: BuildJobResult['timings'];
 }
 
+/**
+ * The most a returned log may hold: the build's capped output plus listci's own lines after it
+ * (limits, stops). The worker caps to it; the daemon refuses more, since the bytes come off the network.
+ */
+export function logBytesCap(logCapKb: number): number {
+  return logCapKb * 1024 + 64 * 1024;
+}
+
 export function makeResult(r: ResultInput): BuildJobResult {
   return {
     v: WIRE_VERSION,

@@ -1,14 +1,24 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Job, Queue } from 'bullmq';
 import { FailureCount } from '../backoff.ts';
 import type { Config } from '../config/load.ts';
 import type { QueueConfig, ToolchainConfig } from '../config/schema.ts';
 import type { CheckResult } from '../contract.ts';
+import type { QueueCounts } from '../db/build-queues.ts';
 import type { BaseDecision } from '../git/base.ts';
 import type { Logger } from '../log.ts';
 import type { SeriesToCheck } from '../series/types.ts';
-import { buildRulesOf, jobIdFor, makePayload, parseResult, queueName, type BuildJobPayload } from './job.ts';
+import {
+  buildRulesOf,
+  jobIdFor,
+  logBytesCap,
+  makePayload,
+  parseResult,
+  queueName,
+  type BuildJobPayload,
+} from './job.ts';
 import { buildWindowOf, mergeResults, type ToolchainOutcome } from './merge.ts';
 import { loadBullmq, producerConnection, withTimeout, type Bull, type RedisTarget } from './redis.ts';
 
@@ -43,16 +53,6 @@ export interface RemoteCheckRequest {
 export interface RemoteCheckOutcome {
   result: CheckResult;
   buildWindow: { startedAt: string; finishedAt: string } | null;
-}
-
-/** Jobs per state of one toolchain's queue, as last read. */
-export interface QueueCounts {
-  toolchain: string;
-  waiting: number;
-  active: number;
-  delayed: number;
-  failed: number;
-  completed: number;
 }
 
 export class RemoteBuilds {
@@ -167,11 +167,11 @@ export class RemoteBuilds {
           );
         down = true;
       }
-      if (jobs.some((j) => !j.outcome)) await sleep(wait, req.signal);
+      if (jobs.some((j) => !j.outcome)) await sleep(wait, undefined, { signal: req.signal });
     }
     const outcomes = jobs.map((j) => j.outcome!);
     const results = outcomes.flatMap((o) => ('result' in o ? [o.result] : []));
-    const written = writeLogs(req.logDir, results, req.log);
+    const written = writeLogs(req.logDir, results, req.log, logBytesCap(this.config.build.logCapKb));
     return {
       result: mergeResults({
         series: req.series,
@@ -258,25 +258,32 @@ export class RemoteBuilds {
 }
 
 /**
- * The workers' logs into the run's log dir, under the names they had there. A name comes off
- * the network: one that is absolute or climbs out of the dir is not written.
+ * The workers' logs into the run's log dir, under the names they had there. Names and bytes
+ * come off the network: a name that is absolute, climbs out of the dir or is not a .log file,
+ * and a log past the cap the worker should have applied, are not written.
  */
 export function writeLogs(
   logDir: string,
   results: { logs: { path: string; data: string }[] }[],
   log: Logger,
+  maxBytes: number,
 ): Set<string> {
   const written = new Set<string>();
   for (const r of results)
     for (const l of r.logs) {
       const rel = normalize(l.path);
-      if (isAbsolute(rel) || rel === '..' || rel.startsWith(`..${sep}`)) {
+      if (isAbsolute(rel) || rel === '..' || rel.startsWith(`..${sep}`) || !rel.endsWith('.log')) {
         log.warn({ path: l.path }, 'build log with a path outside the run dir: not written');
+        continue;
+      }
+      const data = Buffer.from(l.data, 'base64');
+      if (data.length > maxBytes) {
+        log.warn({ path: l.path, bytes: data.length, maxBytes }, 'build log past the cap: not written');
         continue;
       }
       const file = join(logDir, rel);
       mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(file, Buffer.from(l.data, 'base64'));
+      writeFileSync(file, data);
       written.add(l.path);
     }
   return written;
@@ -288,19 +295,4 @@ export function writeLogs(
  */
 function upstreamUrl(url: string): string {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(url) || /^[^/]+@[^/]+:/.test(url) ? url : resolve(url);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }
-    function onAbort() {
-      clearTimeout(t);
-      reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

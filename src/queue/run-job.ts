@@ -8,7 +8,7 @@ import type { Logger } from '../log.ts';
 import { checkOnBase } from '../pipeline/on-base.ts';
 import { progressLine } from '../pipeline/progress-line.ts';
 import type { SeriesToCheck } from '../series/types.ts';
-import { makeResult, patchesOf, type BuildJobPayload, type BuildJobResult } from './job.ts';
+import { logBytesCap, makeResult, patchesOf, type BuildJobPayload, type BuildJobResult } from './job.ts';
 import {
   effectiveToolchain,
   jobConfig,
@@ -31,9 +31,6 @@ export interface BuildHost {
   offered: Map<string, OfferedToolchain>;
   log: Logger;
 }
-
-/** Listci's own lines appended after the build's capped output (limits, stops) fit in this. */
-const LOG_SLACK_BYTES = 64 * 1024;
 
 export async function runBuildJob(
   host: BuildHost,
@@ -87,8 +84,7 @@ export async function runBuildJob(
     signal.throwIfAborted();
     // The image went away during the build: the job is retried on a host that has it.
     if (out.builds.some((b) => b.botError)) await requireToolchain(host, toolchain);
-    const capBytes = config.build.logCapKb * 1024 + LOG_SLACK_BYTES;
-    const { builds, logs } = collectLogs(logDir, out.builds, capBytes);
+    const { builds, logs } = collectLogs(logDir, out.builds, logBytesCap(config.build.logCapKb));
     const finished = new Date();
     return makeResult({
       toolchain: toolchain.name,

@@ -199,7 +199,13 @@ export interface DaemonProcess {
 
 const live = new Set<ChildProcess>();
 
-/** A failed test must not leave its daemon running (it would hold the test process open). */
+/** A listci child of a test (daemon, worker): killed by killLeftoverDaemons if the test fails. */
+export function trackChild(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+}
+
+/** A failed test must not leave its daemon or workers running (they would hold the test process open). */
 export async function killLeftoverDaemons(): Promise<void> {
   for (const child of live) {
     child.kill('SIGKILL');
@@ -208,17 +214,21 @@ export async function killLeftoverDaemons(): Promise<void> {
   live.clear();
 }
 
-export function startDaemon(c: Case): DaemonProcess {
+/** The test's environment without LISTCI_* (a developer's settings must not leak into the child). */
+export function childEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env))
     if (v !== undefined && !k.startsWith('LISTCI_')) env[k] = v;
+  return env;
+}
+
+export function startDaemon(c: Case): DaemonProcess {
   const child = spawn(process.execPath, [BIN, 'daemon', '-c', c.config], {
     cwd: c.dir,
-    env,
+    env: childEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  live.add(child);
-  child.once('exit', () => live.delete(child));
+  trackChild(child);
   let out = '';
   const onData = (b: Buffer) => {
     out += b.toString();

@@ -179,7 +179,7 @@ test('the build window spans every worker that built', () => {
   assert.equal(buildWindowOf([{ ...a, buildWindow: null }]), null);
 });
 
-test('returned logs land in the run dir under their names, and a name that climbs out is not written', () => {
+test('returned logs land in the run dir under their names; a name that climbs out, a non-log name and a log past the cap are not written', () => {
   const dir = mkdtempSync(join(tmpdir(), 'listci-logs-'));
   const logDir = join(dir, 'run-7');
   const data = (s: string) => Buffer.from(s).toString('base64');
@@ -192,10 +192,13 @@ test('returned logs land in the run dir under their names, and a name that climb
           { path: 'patch-1/series-gcc-12.log', data: data('patch 1\n') },
           { path: '../escaped.log', data: data('no') },
           { path: '/tmp/absolute.log', data: data('no') },
+          { path: 'patch-1', data: data('no: a directory name') },
+          { path: 'huge.log', data: data('x'.repeat(65)) },
         ],
       },
     ],
     silentLogger,
+    64,
   );
   assert.deepEqual([...written].sort(), ['patch-1/series-gcc-12.log', 'series-gcc-12.log']);
   assert.equal(readFileSync(join(logDir, 'patch-1/series-gcc-12.log'), 'utf8'), 'patch 1\n');

@@ -8,7 +8,15 @@ import { once } from 'node:events';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { DEMO_MAILS, header, waitFor, type Case, type World } from '../daemon/harness.ts';
+import {
+  childEnv,
+  DEMO_MAILS,
+  header,
+  trackChild,
+  waitFor,
+  type Case,
+  type World,
+} from '../daemon/harness.ts';
 import type { ReceivedMail } from '../helpers/smtp.ts';
 import { describeWorkersText, listWorkerViews } from '../../src/query/workers.ts';
 
@@ -17,13 +25,6 @@ const BIN = join(ROOT, 'bin/listci.js');
 const run = promisify(execFile);
 
 /** The environment of a listci child: this one's, without the test runner's LISTCI_ settings. */
-function childEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env))
-    if (v !== undefined && !k.startsWith('LISTCI_')) env[k] = v;
-  return env;
-}
-
 /** A compiler as one worker's host has it: the real one, with a link step that can be made slow. */
 export interface SlowCompiler {
   path: string;
@@ -97,17 +98,6 @@ export interface WorkerProcess {
   stop(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-const live = new Set<ChildProcess>();
-
-/** A failed test must not leave workers behind. */
-export async function killLeftoverWorkers(): Promise<void> {
-  for (const child of live) {
-    child.kill('SIGKILL');
-    if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
-  }
-  live.clear();
-}
-
 /**
  * `listci worker -c worker.yaml` in `dir` (its config and work dir go there); resolves once
  * it said what it builds.
@@ -124,8 +114,7 @@ export async function startWorker(
     env: childEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  live.add(child);
-  child.once('exit', () => live.delete(child));
+  trackChild(child);
   let out = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()));

@@ -36,7 +36,6 @@ import { startSmtp, type TestSmtp } from '../helpers/smtp.ts';
 import {
   buildsDone,
   goodSeriesBatch,
-  killLeftoverWorkers,
   queryWorkers,
   workersUntil,
   queueDaemonConfig,
@@ -87,7 +86,6 @@ interface Deployment {
 let current: Deployment | null = null;
 
 afterEach(async () => {
-  await killLeftoverWorkers();
   await killLeftoverDaemons();
   await current?.redis.stop();
   current?.c.cleanup();
