@@ -15,7 +15,8 @@
 //
 // LISTCI_BENCH_BEFORE=1 runs the daemon as it was before warm-ups and the compiler cache
 // (repo.warmUp false, build.ccacheMb 0) and skips the idle case, which needs a warm-up: its `now`
-// is the "no later than today's" the now case is held to.
+// is the "no later than today's" the now case is held to. LISTCI_BENCH_MOVED=idle or =now runs
+// only that one of the two moved cases (the warm case always runs: its base and the plain make).
 //
 // LISTCI_BENCH_WORKDIR (default /var/tmp/listci-bench-latency) keeps the mirror, build dirs and
 // baseline cache between runs: the first run builds each baseline cold (minutes), later ones do not.
@@ -48,6 +49,9 @@ const FETCH_MINUTES = 0.1; // the bench's daemon fetches every 6 s
 const LIST = 'xen-devel@lists.xenproject.org';
 const { socket, xen } = xenBenchSetup(['gcc-12', 'gcc-11', 'clang-14']);
 const before = process.env.LISTCI_BENCH_BEFORE === '1';
+const moved = process.env.LISTCI_BENCH_MOVED ?? 'idle,now';
+const idleRuns = before || !moved.includes('idle') ? 0 : movedRuns;
+const nowRuns = moved.includes('now') ? movedRuns : 0;
 
 const RECIPE: RecipeConfig = XEN_RECIPE;
 const TOOLCHAINS = ['gcc-12', 'gcc-11', 'clang-14'].map((n) => ({
@@ -179,6 +183,8 @@ interface Measured {
   verdict: string | null;
   /** Series build per toolchain. */
   builds: Record<string, number>;
+  /** Baseline build per toolchain (0 when a snapshot served it). */
+  baselines: Record<string, number>;
   stages: Record<string, number>;
 }
 const ms = (a: string | null, b: string | null) => (a && b ? Date.parse(b) - Date.parse(a) : NaN);
@@ -208,13 +214,17 @@ async function post(s: ReturnType<typeof seriesOnMain>, timeoutMs: number): Prom
       .map((b) => `${b.phase} ${b.toolchain} ${b.status}`);
     if (failed.length) throw new Error(`run ${runId}: ${failed.join(', ')}`);
     const builds: Record<string, number> = {};
+    const baselines: Record<string, number> = {};
     let baseline = 0;
     let series = 0;
     for (const b of detail.builds) {
       if (b.phase === 'series') {
         builds[b.toolchain] = b.durationMs ?? NaN;
         series += b.durationMs ?? 0;
-      } else baseline += b.durationMs ?? 0;
+      } else {
+        baselines[b.toolchain] = b.durationMs ?? 0;
+        baseline += b.durationMs ?? 0;
+      }
     }
     const t = detail.timestamps;
     const stages = {
@@ -227,7 +237,7 @@ async function post(s: ReturnType<typeof seriesOnMain>, timeoutMs: number): Prom
       checks: ms(t.buildStart, t.buildEnd) - baseline - series,
       reply: latencyMs - (Date.parse(t.buildEnd ?? '') - t0),
     };
-    return { latencyMs, runId, verdict: detail.verdict, builds, stages };
+    return { latencyMs, runId, verdict: detail.verdict, builds, baselines, stages };
   }
 }
 
@@ -251,12 +261,84 @@ async function warmedUp(commit: string, timeoutMs: number): Promise<number> {
   return Date.now() - t0;
 }
 
+// Plain make of the same changes from the same state: each series build in listci starts from a
+// fresh copy of the base's snapshot and recompiles the one file its series touched, so the
+// plain build does the same, in its own copy, with every other file dated before the snapshot.
+// The daemon's one mirror has one worktree pool under worktrees/.
+// Run between the warm and the moved cases: the moved ones evict the warm base's snapshot
+// (build.snapshotsPerToolchain), and the daemon is idle then, its worktree free.
+function plainMakes(): Record<string, number[]> {
+  const plain: Record<string, number[]> = {};
+  const pool = createHash('sha256').update(join(workDir, 'mirror-bench.git')).digest('hex').slice(0, 12);
+  const wt = join(workDir, 'worktrees', pool, 'wt-0');
+  const base = warmSeries[0]!.base;
+  // Into FETCH_HEAD only: the objects arrive, no ref is left in listci's mirror.
+  execFileSync('git', ['-C', wt, 'fetch', '-q', clone, ...warmSeries.map((s) => s.sha)]);
+  const runner = new ContainerRunner({ socketPath: socket });
+  const copy = join(scratch, 'plain-build');
+  for (const t of TOOLCHAINS) {
+    const snaps = join(workDir, 'snapshots', t.name);
+    const snap = readdirSync(snaps).find((n) => n.startsWith(`${base}-`) && !n.endsWith('.json'));
+    if (!snap) throw new Error(`no snapshot of ${base} under ${snaps}`);
+    const argv = [
+      ...makeArgv({ runner, recipe: RECIPE, toolchain: t, sourceDir: wt, buildDir: copy }),
+      '-j2',
+    ];
+    const make = (sha: string): number => {
+      rmSync(copy, { recursive: true, force: true });
+      execFileSync('cp', ['-a', join(snaps, snap), copy]);
+      ensureOwner(copy, 1000, 1000);
+      execFileSync('git', ['-C', wt, 'checkout', '-q', '--detach', sha]);
+      execFileSync('sh', ['-c', 'git ls-files -z | xargs -0 touch -h -d @946684800', 'sh'], { cwd: wt });
+      const changed = execFileSync('git', ['-C', wt, 'diff', '--name-only', base, sha], { encoding: 'utf8' });
+      for (const f of changed.split('\n').filter(Boolean)) execFileSync('touch', [join(wt, f)]);
+      const ctr = execFileSync(
+        'podman',
+        [
+          ...['run', '-d', '--rm', '--network=none', '--user=1000:1000'],
+          ...['-v', `${wt}:/src:ro`, '-v', `${copy}:/build`, '-w', '/build'],
+          t.image!,
+          ...['sleep', 'infinity'],
+        ],
+        { encoding: 'utf8' },
+      ).trim();
+      try {
+        // A fixed script; the make argv comes from this file's constants. Timed inside the container.
+        const out = execFileSync(
+          'podman',
+          [
+            ...['exec', '-e', 'LC_ALL=C', '-e', 'HOME=/tmp', ctr, 'sh', '-c'],
+            's=$(date +%s%N); "$@" >/dev/null 2>&1 || exit 1; e=$(date +%s%N); echo $(( (e - s) / 1000000 ))',
+            'sh',
+            ...argv,
+          ],
+          { encoding: 'utf8' },
+        );
+        return Number(out.trim().split('\n').pop());
+      } finally {
+        execFileSync('podman', ['rm', '-f', ctr], { stdio: 'ignore' });
+      }
+    };
+    plain[t.name] = warmSeries.map((s) => make(s.sha));
+    console.error(`${t.name} plain make: ${plain[t.name]!.map((ms) => (ms / 1000).toFixed(1)).join(', ')} s`);
+  }
+  return plain;
+}
+
 const cases: Record<'warm' | 'idle' | 'now', Measured[]> = { warm: [], idle: [], now: [] };
 const warmUps: number[] = [];
 const warmSeries: ReturnType<typeof seriesOnMain>[] = [];
+const perToolchain = (r: Record<string, number>) =>
+  Object.entries(r)
+    .map(([t, v]) => `${t} ${(v / 1000).toFixed(1)}`)
+    .join(', ');
 const say = (what: string, m: Measured) =>
-  console.error(`${what}: ${(m.latencyMs / 1000).toFixed(1)} s (${m.verdict}, run ${m.runId})`);
+  console.error(
+    `${what}: ${(m.latencyMs / 1000).toFixed(1)} s (${m.verdict}, run ${m.runId}; ` +
+      `baselines ${perToolchain(m.baselines)} s; series ${perToolchain(m.builds)} s; load ${loadavg()})`,
+  );
 let measured: Measured[] = [];
+let plain: Record<string, number[]> = {};
 try {
   // Untimed: builds or loads every baseline of main.
   say('warm-up', await post(seriesOnMain(), 60 * 60_000));
@@ -267,7 +349,8 @@ try {
     say(`warm ${i + 1} (${s.file})`, m);
     cases.warm.push(m);
   }
-  for (let i = 0; i < (before ? 0 : movedRuns); i++) {
+  plain = plainMakes();
+  for (let i = 0; i < idleRuns; i++) {
     const head = moveUpstream();
     const w = await warmedUp(head, 30 * 60_000);
     warmUps.push(w);
@@ -276,7 +359,7 @@ try {
     say(`idle ${i + 1}`, m);
     cases.idle.push(m);
   }
-  for (let i = 0; i < movedRuns; i++) {
+  for (let i = 0; i < nowRuns; i++) {
     moveUpstream();
     const m = await post(seriesOnMain(), 30 * 60_000);
     say(`now ${i + 1}`, m);
@@ -292,69 +375,15 @@ try {
   await dovecot.stop();
 }
 
-// Plain make of the same changes from the same state: each series build in listci starts from a
-// fresh copy of the base's snapshot and recompiles the one file its series touched, so the
-// plain build does the same, in its own copy, with every other file dated before the snapshot.
-// The daemon's one mirror has one worktree pool under worktrees/.
-const pool = createHash('sha256').update(join(workDir, 'mirror-bench.git')).digest('hex').slice(0, 12);
-const wt = join(workDir, 'worktrees', pool, 'wt-0');
-const base = warmSeries[0]!.base;
-// Into FETCH_HEAD only: the objects arrive, no ref is left in listci's mirror.
-execFileSync('git', ['-C', wt, 'fetch', '-q', clone, ...warmSeries.map((s) => s.sha)]);
-const plain: Record<string, number[]> = {};
-const runner = new ContainerRunner({ socketPath: socket });
-const copy = join(scratch, 'plain-build');
-for (const t of TOOLCHAINS) {
-  const snaps = join(workDir, 'snapshots', t.name);
-  const snap = readdirSync(snaps).find((n) => n.startsWith(`${base}-`) && !n.endsWith('.json'));
-  if (!snap) throw new Error(`no snapshot of ${base} under ${snaps}`);
-  const argv = [...makeArgv({ runner, recipe: RECIPE, toolchain: t, sourceDir: wt, buildDir: copy }), '-j2'];
-  const make = (sha: string): number => {
-    rmSync(copy, { recursive: true, force: true });
-    execFileSync('cp', ['-a', join(snaps, snap), copy]);
-    ensureOwner(copy, 1000, 1000);
-    execFileSync('git', ['-C', wt, 'checkout', '-q', '--detach', sha]);
-    execFileSync('sh', ['-c', 'git ls-files -z | xargs -0 touch -h -d @946684800', 'sh'], { cwd: wt });
-    const changed = execFileSync('git', ['-C', wt, 'diff', '--name-only', base, sha], { encoding: 'utf8' });
-    for (const f of changed.split('\n').filter(Boolean)) execFileSync('touch', [join(wt, f)]);
-    const ctr = execFileSync(
-      'podman',
-      [
-        ...['run', '-d', '--rm', '--network=none', '--user=1000:1000'],
-        ...['-v', `${wt}:/src:ro`, '-v', `${copy}:/build`, '-w', '/build'],
-        t.image!,
-        ...['sleep', 'infinity'],
-      ],
-      { encoding: 'utf8' },
-    ).trim();
-    try {
-      // A fixed script; the make argv comes from this file's constants. Timed inside the container.
-      const out = execFileSync(
-        'podman',
-        [
-          ...['exec', '-e', 'LC_ALL=C', '-e', 'HOME=/tmp', ctr, 'sh', '-c'],
-          's=$(date +%s%N); "$@" >/dev/null 2>&1 || exit 1; e=$(date +%s%N); echo $(( (e - s) / 1000000 ))',
-          'sh',
-          ...argv,
-        ],
-        { encoding: 'utf8' },
-      );
-      return Number(out.trim().split('\n').pop());
-    } finally {
-      execFileSync('podman', ['rm', '-f', ctr], { stdio: 'ignore' });
-    }
-  };
-  plain[t.name] = warmSeries.map((s) => make(s.sha));
-  console.error(`${t.name} plain make: ${plain[t.name]!.map((ms) => (ms / 1000).toFixed(1)).join(', ')} s`);
-}
-
 const sec = (ms: number) => (ms / 1000).toFixed(1).padStart(7);
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
-console.log(`Xen ${xen} at ${base.slice(0, 12)}, LIVEPATCH+ENFORCE_UNIQUE_SYMBOLS, make -j2, parallel 1`);
+console.log(
+  `Xen ${xen} at ${warmSeries[0]!.base.slice(0, 12)}, LIVEPATCH+ENFORCE_UNIQUE_SYMBOLS, make -j2, parallel 1`,
+);
 console.log(
   `series  latency  ${TOOLCHAINS.map((t) => `${t.name} listci/plain`.padStart(22)).join('')}   plain sum  ratio  outside builds`,
 );
@@ -382,6 +411,7 @@ console.log(
   `\ncase   median latency  ${STAGES.map((st) => st.padStart(11)).join('')}   (median s per stage)`,
 );
 for (const [name, ms] of Object.entries(cases)) {
+  if (ms.length === 0) continue;
   const med = median(ms.map((m) => m.latencyMs));
   const stageMeds = STAGES.map((st) => sec(median(ms.map((m) => m.stages[st] ?? NaN))).padStart(11));
   console.log(
@@ -390,10 +420,11 @@ for (const [name, ms] of Object.entries(cases)) {
 }
 const warmMed = median(cases.warm.map((m) => m.latencyMs));
 const idleMed = median(cases.idle.map((m) => m.latencyMs));
-console.log(
-  `idle / warm = ${(idleMed / warmMed).toFixed(2)} (target <= 1.2: ${idleMed <= 1.2 * warmMed ? 'met' : 'MISSED'}); ` +
-    `warm-ups took ${warmUps.map((w) => (w / 1000).toFixed(1)).join(', ')} s after the push`,
-);
+if (cases.idle.length)
+  console.log(
+    `idle / warm = ${(idleMed / warmMed).toFixed(2)} (target <= 1.2: ${idleMed <= 1.2 * warmMed ? 'met' : 'MISSED'}); ` +
+      `warm-ups took ${warmUps.map((w) => (w / 1000).toFixed(1)).join(', ')} s after the push`,
+  );
 const cacheStats = TOOLCHAINS.map((t) => {
   try {
     const out = execFileSync('ccache', ['-d', join(workDir, 'ccache', t.name), '--print-stats'], {

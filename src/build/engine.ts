@@ -23,7 +23,16 @@ export interface EngineOptions {
   gid?: number;
   /** Size of the tmpfs on /tmp inside the container. */
   tmpMb?: number;
+  /**
+   * Who starts its build containers (label org.listci.owner): `daemon`, `worker:NAME`, `check`.
+   * removeLeftovers only removes its own, so a worker's start does not kill the builds of another
+   * worker or daemon on the same engine.
+   */
+  owner?: string;
 }
+
+const BUILD_LABEL = 'org.listci.build';
+const OWNER_LABEL = 'org.listci.owner';
 
 export class ContainerRunner implements Runner {
   readonly kind = 'container' as const;
@@ -43,15 +52,26 @@ export class ContainerRunner implements Runner {
     return mount.containerPath;
   }
 
-  /** Build containers outlive a listci killed with -9; the next daemon start removes them. */
+  private get owner(): string {
+    return this.opts.owner ?? 'daemon';
+  }
+
+  /**
+   * Build containers outlive a listci killed with -9; the same owner's next start removes them.
+   * The daemon also takes those with no owner label, made by a listci from before owners.
+   */
   async removeLeftovers(): Promise<number> {
-    const found = await this.docker.listContainers({ all: true, filters: { label: ['org.listci.build=1'] } });
-    for (const c of found)
+    const found = await this.docker.listContainers({ all: true, filters: { label: [`${BUILD_LABEL}=1`] } });
+    const mine = found.filter((c) => {
+      const owner = c.Labels?.[OWNER_LABEL];
+      return owner === this.owner || (owner === undefined && this.owner === 'daemon');
+    });
+    for (const c of mine)
       await this.docker
         .getContainer(c.Id)
         .remove({ force: true })
         .catch(() => undefined);
-    return found.length;
+    return mine.length;
   }
 
   async run(spec: RunSpec): Promise<RunOutcome> {
@@ -140,6 +160,14 @@ export class ContainerRunner implements Runner {
     }
   }
 
+  async imageId(image: string): Promise<string | null> {
+    try {
+      return (await this.docker.getImage(image).inspect()).Id;
+    } catch {
+      return null; // checkImage, before the build, says why in words
+    }
+  }
+
   /** A missing image is the bot's setup problem, and the message says how to fix it. */
   /** null when the image is there; otherwise why it cannot be used, in words for the operator. */
   async checkImage(image: string): Promise<string | null> {
@@ -170,7 +198,7 @@ export class ContainerRunner implements Runner {
       Tty: false,
       OpenStdin: false,
       NetworkDisabled: true,
-      Labels: { 'org.listci.build': '1' },
+      Labels: { [BUILD_LABEL]: '1', [OWNER_LABEL]: this.owner },
       HostConfig: {
         NetworkMode: 'none',
         Binds: spec.mounts.map((m) => `${m.hostPath}:${m.containerPath}:${m.readOnly ? 'ro' : 'rw'}`),

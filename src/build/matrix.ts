@@ -110,7 +110,7 @@ export async function buildOne(
   matrixStart = Date.now(),
 ): Promise<ToolchainBuild> {
   const image = imageFor(toolchain);
-  const key = snapshotKey(input.recipe, toolchain, image, input.runner, input.sourceDir);
+  const { key, imageId } = await snapshotKey(input.recipe, toolchain, image, input.runner, input.sourceDir);
   const store = new SnapshotStore(input.workDir);
   const snapshotting = input.phase === 'baseline' && input.trusted;
   const progress = (
@@ -202,6 +202,7 @@ export async function buildOne(
             hostDir: join(input.workDir, 'ccache', toolchain.name),
             writable: snapshotting,
             maxMb: input.ccacheMb,
+            imageId,
           }
         : null,
     });

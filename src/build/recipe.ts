@@ -71,6 +71,8 @@ export interface CompilerCache {
   hostDir: string;
   writable: boolean;
   maxMb: number;
+  /** The image's ID: ccache's compiler identity, so a rebuilt image takes nothing its predecessor cached. */
+  imageId: string | null;
 }
 
 export const CCACHE_IN_CONTAINER = '/ccache';
@@ -81,6 +83,12 @@ const CCACHE_PATH = '/usr/lib/ccache:/usr/local/sbin:/usr/local/bin:/usr/sbin:/u
  * The environment ccache needs. Read-only mode for an untrusted build is a courtesy (no failed
  * writes in the log); the read-only mount is what keeps the series out of the cache. Temporary
  * files go to the container's tmpfs, never into the cache dir.
+ *
+ * Depend mode: a staging move that touches a common header makes every file a miss, and a miss
+ * in ccache's default mode runs the preprocessor once more. Depend mode hashes the includes the
+ * compiler's own -MMD file lists instead. With -MMD that list leaves out system headers, which
+ * Xen does not use (-nostdinc); a tree that did would lose their changes from the hash, though
+ * the compiler's size and mtime (a new compiler package) still change it.
  */
 function cacheEnv(cache: CompilerCache): Record<string, string> {
   return {
@@ -88,6 +96,8 @@ function cacheEnv(cache: CompilerCache): Record<string, string> {
     CCACHE_DIR: CCACHE_IN_CONTAINER,
     CCACHE_TEMPDIR: '/tmp/ccache',
     CCACHE_MAXSIZE: `${cache.maxMb}M`,
+    CCACHE_DEPEND: '1',
+    ...(cache.imageId ? { CCACHE_COMPILERCHECK: `string:${cache.imageId}` } : {}),
     ...(cache.writable ? {} : { CCACHE_READONLY: '1' }),
   };
 }
@@ -119,16 +129,25 @@ export function fragmentOf(recipe: RecipeConfig, toolchain: ToolchainConfig): st
   return [...recipe.configFragment, ...toolchain.configFragment];
 }
 
-/** Identifies "the same build configuration": part of the baseline cache key and the build dir stamp. */
+/**
+ * Identifies "the same build configuration": the snapshot key. `imageId` is the image's content,
+ * where `image` is only its name: an image rebuilt under the same name (a new compiler
+ * package) must not start from objects, or reuse a baseline, that the old one compiled.
+ */
 export function configHash(
   recipe: RecipeConfig,
   toolchain: ToolchainConfig,
   image: string,
-  locality: string | null = null,
+  where: { locality?: string | null; imageId?: string | null } = {},
 ): string {
-  const key = JSON.stringify(
-    locality === null ? { recipe, toolchain, image } : { recipe, toolchain, image, locality },
-  );
+  const { locality = null, imageId = null } = where;
+  const key = JSON.stringify({
+    recipe,
+    toolchain,
+    image,
+    ...(locality === null ? {} : { locality }),
+    ...(imageId === null ? {} : { imageId }),
+  });
   return createHash('sha256').update(key).digest('hex').slice(0, 16);
 }
 

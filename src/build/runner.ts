@@ -51,8 +51,13 @@ export interface Runner {
   /** The path a step must use for a mount: the container path, or the host path when run locally. */
   pathIn(mount: Mount): string;
   run(spec: RunSpec): Promise<RunOutcome>;
-  /** At daemon start: remove what a killed listci left behind (its labelled containers). */
+  /** At a daemon's or worker's start: remove what it left behind when killed (its labelled containers). */
   removeLeftovers?(): Promise<number>;
+  /**
+   * The image's content ID (a rebuilt image under the same name has a new one); null when the
+   * image is not there. Absent for the local runner, whose compilers have no image.
+   */
+  imageId?(image: string): Promise<string | null>;
 }
 
 export function botFailure(botError: string, durationMs = 0): RunOutcome {

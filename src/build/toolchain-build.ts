@@ -79,17 +79,20 @@ export function removeRunDirs(workDir: string, toolchains: ToolchainConfig[], sl
 }
 
 /**
- * The snapshot key: the same configuration, and for the local runner the same source path too
- * (its builds see host paths, and dependency files name them; containers always see /src).
+ * The snapshot key: the same configuration built by the same image (its ID), and for the local
+ * runner the same source path too (its builds see host paths, and dependency files name them;
+ * containers always see /src).
  */
-export function snapshotKey(
+export async function snapshotKey(
   recipe: RecipeConfig,
   toolchain: ToolchainConfig,
   image: string,
   runner: Runner,
   sourceDir: string,
-): string {
-  return configHash(recipe, toolchain, image, runner.kind === 'local' ? sourceDir : null);
+): Promise<{ key: string; imageId: string | null }> {
+  const imageId = (await runner.imageId?.(image)) ?? null;
+  const locality = runner.kind === 'local' ? sourceDir : null;
+  return { key: configHash(recipe, toolchain, image, { locality, imageId }), imageId };
 }
 
 /** One line per outcome: the status a report shows. A bot problem is never the series' fault. */

@@ -106,7 +106,8 @@ async function check(opts: CheckOptions): Promise<number> {
     result = await runCheck({
       config,
       series,
-      runner: runnerFromConfig(config.build, log),
+      // Its own owner label: a daemon starting on the same engine leaves this check's builds alone.
+      runner: runnerFromConfig(config.build, log, 'check'),
       mirror,
       explicitBase: opts.base ?? null,
       toolchains,

@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { ConfigError, type Config, type ConfigWithSecrets } from '../config/load.ts';
-import { runnerFromConfig } from '../build/select-runner.ts';
+import { removeOwnLeftovers, runnerFromConfig } from '../build/select-runner.ts';
 import { failedUnrecorded, hasReadyJob, recoverInterrupted, type Job } from '../db/jobs.ts';
 import { openDb } from '../db/open.ts';
 import { abandonRun, recentBaseRefs, requeueRun, retryRun, startNextRun } from '../db/runs.ts';
@@ -85,15 +85,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     opts.onListening?.(web.url);
   }
 
-  const runner = runnerFromConfig(config.build, log);
-  // With a build queue this host builds nothing: its engine, if any, is none of the daemon's business.
-  const leftovers = remote
-    ? 0
-    : await runner.removeLeftovers?.().catch((e: unknown) => {
-        log.warn({ err: e }, 'could not list leftover build containers');
-        return 0;
-      });
-  if (leftovers) log.warn({ containers: leftovers }, 'removed build containers left by an earlier listci');
+  // With a build queue this host builds nothing: its engine, if any, is none of the daemon's
+  // business, and build.runner's local-runner warning is about the workers, not this host.
+  const runner = runnerFromConfig(config.build, remote ? undefined : log);
+  if (!remote) await removeOwnLeftovers(runner, log);
   for (const f of failedUnrecorded(db)) {
     await recordBotFailure({ db, config, runner, log, remote }, f.runId, f.error).then(
       () => log.warn({ run: f.runId, error: f.error }, "failed check recorded as listci's error"),

@@ -57,7 +57,7 @@ export class WarmUps {
       if (commit === null) continue;
       const failed = this.failedAt.get(commit);
       if (failed !== undefined && Date.now() - failed < RETRY_FAILED_MS) continue;
-      const todo = toolchainsToWarm(config, runner, commit, config.build.toolchains);
+      const todo = await toolchainsToWarm(config, runner, commit, config.build.toolchains);
       if (todo.length === 0) continue;
       const started = Date.now();
       log.info(

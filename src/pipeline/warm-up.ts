@@ -34,26 +34,28 @@ export interface WarmUpOutcome {
 }
 
 /** The toolchains that have no snapshot of `commit` yet (as a container runner keys them). */
-export function toolchainsToWarm(
+export async function toolchainsToWarm(
   config: Config,
   runner: Runner,
   commit: string,
   toolchains: ToolchainConfig[],
-): ToolchainConfig[] {
+): Promise<ToolchainConfig[]> {
   // The local runner keys snapshots by source path: a warm-up's slot is no check's, skip it.
   if (runner.kind === 'local') return [];
   const store = new SnapshotStore(config.workDir);
-  return toolchains.filter((t) => {
-    const key = snapshotKey(config.build.recipe, t, imageFor(t), runner, '');
-    return store.find(t.name, commit, key) === null;
-  });
+  const todo: ToolchainConfig[] = [];
+  for (const t of toolchains) {
+    const { key } = await snapshotKey(config.build.recipe, t, imageFor(t), runner, '');
+    if (store.find(t.name, commit, key) === null) todo.push(t);
+  }
+  return todo;
 }
 
 export async function warmUp(input: WarmUpInput): Promise<WarmUpOutcome> {
   const { config, signal } = input;
   const gitTimeoutMs = config.repo.gitTimeoutSeconds * 1000;
   const outcome: WarmUpOutcome = { built: [], yielded: [] };
-  const todo = toolchainsToWarm(config, input.runner, input.commit, input.toolchains);
+  const todo = await toolchainsToWarm(config, input.runner, input.commit, input.toolchains);
   if (todo.length === 0) return outcome;
   const { pool, poolKey } = worktreePoolFor(config, input.mirror, gitTimeoutMs);
   const wt = await pool.acquire(signal);

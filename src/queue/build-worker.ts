@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { hostname } from 'node:os';
 import type { Job, Worker } from 'bullmq';
 import { FailureCount } from '../backoff.ts';
-import { runnerFromConfig } from '../build/select-runner.ts';
+import { removeOwnLeftovers, runnerFromConfig } from '../build/select-runner.ts';
 import { queuePassword } from '../config/load.ts';
 import type { WorkerConfig } from '../config/worker.ts';
 import { buildSection } from '../config/schema.ts';
@@ -65,7 +65,8 @@ export class BuildWorker {
   /** Probes the toolchains, then listens on the queues of those this host has. */
   static async start(opts: StartOptions): Promise<BuildWorker> {
     const { config, log } = opts;
-    const runner = runnerFromConfig(buildSection.parse(config.build), log);
+    const runner = runnerFromConfig(buildSection.parse(config.build), log, `worker:${config.name}`);
+    await removeOwnLeftovers(runner, log);
     const probe = new ToolchainProbe(runner, config.build.socket);
     const images = new Map<string, string>();
     const missing = new Map<string, string>();

@@ -232,6 +232,12 @@ test(
     );
     const builders = new Set(done.map((b) => b.worker));
     assert.deepEqual([...builders].sort(), ['w1', 'w2'], 'both workers built series');
+    // build.runner is local in this config, but it is the workers that build, not the daemon.
+    assert.doesNotMatch(
+      d.daemon.output(),
+      /build\.runner is local/,
+      'no local-runner warning from the daemon',
+    );
 
     const { workers, text } = await queryWorkers(d.c.dbPath);
     const byName = new Map(workers.map((w) => [w.name, w]));
