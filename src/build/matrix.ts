@@ -79,6 +79,12 @@ export interface MatrixInput {
   seriesTimeout?: { factor: number; floorMs: number } | undefined;
   /** ccache size per toolchain in MB (workDir/ccache/<toolchain>); 0 or absent: no cache. */
   ccacheMb?: number | undefined;
+  /**
+   * Whether incremental builds use the cache too (default: both). Clean builds always do. When
+   * make only recompiles what changed, the cache is all misses: for a baseline that fills it,
+   * worth it only where nobody waits; for a series, never (it may not write).
+   */
+  ccacheOnIncremental?: { baseline: boolean; series: boolean } | undefined;
   onProgress?: ((e: ProgressEvent) => void) | undefined;
   signal?: AbortSignal | undefined;
 }
@@ -197,14 +203,15 @@ export async function buildOne(
       logCapBytes: input.logCapBytes,
       signal,
       onStep: (step) => progress({ state: 'step', step }),
-      compilerCache: input.ccacheMb
-        ? {
-            hostDir: join(input.workDir, 'ccache', toolchain.name),
-            writable: snapshotting,
-            maxMb: input.ccacheMb,
-            imageId,
-          }
-        : null,
+      compilerCache:
+        input.ccacheMb && (!configured || (input.ccacheOnIncremental?.[input.phase] ?? true))
+          ? {
+              hostDir: join(input.workDir, 'ccache', toolchain.name),
+              writable: snapshotting,
+              maxMb: input.ccacheMb,
+              imageId,
+            }
+          : null,
     });
 
   let keepDir = false;

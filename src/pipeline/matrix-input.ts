@@ -56,10 +56,15 @@ export interface TreeBuild {
   gitTimeoutMs: number;
   onProgress?: (e: ProgressEvent) => void;
   signal?: AbortSignal | undefined;
+  /** A warm-up of a moved branch: nobody waits for it. */
+  warmUp?: boolean;
 }
 
 export function matrixInputFor(b: TreeBuild): MatrixInput {
   const { config, signal } = b;
+  // Files a checkout rewrote but did not change are dated to long ago, so make skips them;
+  // with toolchains building at once in one tree that is not safe, and make recompiles them.
+  const backdateOthers = config.build.parallel === 1;
   return {
     runner: b.runner,
     recipe: config.build.recipe,
@@ -75,7 +80,7 @@ export function matrixInputFor(b: TreeBuild): MatrixInput {
       touchChangedSince(b.sourceDir, from, b.commit, {
         signal,
         timeoutMs: b.gitTimeoutMs,
-        backdateOthers: config.build.parallel === 1,
+        backdateOthers,
       }),
     parallel: config.build.parallel,
     makeJobs: config.build.makeJobs,
@@ -93,6 +98,13 @@ export function matrixInputFor(b: TreeBuild): MatrixInput {
       floorMs: config.build.seriesTimeoutFloorMinutes * 60_000,
     },
     ccacheMb: config.build.ccacheMb,
+    // An incremental build only hits where make recompiles unchanged files (no backdating).
+    // Otherwise warm-ups fill the cache while nobody waits: a check builds its own base only
+    // when staging moved as the series came, and there the fill would delay its reply.
+    ccacheOnIncremental: {
+      baseline: !backdateOthers || b.warmUp === true || !config.repo.warmUp,
+      series: !backdateOthers,
+    },
     onProgress: b.onProgress,
     signal,
   };

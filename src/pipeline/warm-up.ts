@@ -81,6 +81,7 @@ export async function warmUp(input: WarmUpInput): Promise<WarmUpOutcome> {
           confirmFailures: false,
           gitTimeoutMs,
           signal,
+          warmUp: true,
         }),
       );
       if (b) outcome.built.push({ toolchain: b.toolchain, status: b.status, durationMs: b.durationMs });
