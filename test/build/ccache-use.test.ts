@@ -2,7 +2,7 @@
 // incremental build, whose every compile has a changed input, uses it only where asked to.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, chmodSync, cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContainerRunner } from '../../src/build/engine.ts';
@@ -10,7 +10,7 @@ import { runMatrix, type MatrixInput } from '../../src/build/matrix.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { matrixInputFor } from '../../src/pipeline/matrix-input.ts';
 import { podmanReady } from '../helpers/podman.ts';
-import { FIXTURE, RECIPE, toolchain } from './suite.ts';
+import { fixtureCopy, RECIPE, toolchain } from './suite.ts';
 
 /** ccache's stored results (files named …R), by path. */
 function results(dir: string): string[] {
@@ -25,10 +25,7 @@ function results(dir: string): string[] {
 
 test('a clean baseline fills the cache; an incremental one only when told to', async () => {
   const socket = podmanReady(['gcc-12']);
-  const root = mkdtempSync(join(tmpdir(), 'listci-ccache-use-'));
-  chmodSync(root, 0o755);
-  const src = join(root, 'src');
-  cpSync(FIXTURE, src, { recursive: true });
+  const { root, src } = fixtureCopy('listci-ccache-use-');
   const workDir = join(root, 'work');
   const cache = join(workDir, 'ccache', 'gcc-12');
   let changed: string[] = [];

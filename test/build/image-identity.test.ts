@@ -3,13 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContainerRunner } from '../../src/build/engine.ts';
 import { runMatrix } from '../../src/build/matrix.ts';
 import { podmanReady } from '../helpers/podman.ts';
-import { FIXTURE, RECIPE, toolchain } from './suite.ts';
+import { fixtureCopy, RECIPE, toolchain } from './suite.ts';
 
 const TAG = 'localhost/listci-test/rebuilt-gcc-12';
 
@@ -27,10 +26,7 @@ function buildUnderTag(dir: string, generation: number): string {
 
 test('a baseline built by an image is not reused, nor built on, once the image is rebuilt under its name', async () => {
   const socket = podmanReady(['gcc-12']);
-  const root = mkdtempSync(join(tmpdir(), 'listci-image-id-'));
-  chmodSync(root, 0o755);
-  const src = join(root, 'src');
-  cpSync(FIXTURE, src, { recursive: true });
+  const { root, src } = fixtureCopy('listci-image-id-');
   const input = {
     runner: new ContainerRunner({ socketPath: socket }),
     recipe: RECIPE,

@@ -31,6 +31,12 @@ export function toolchain(name: string, cc: string, image: string | null): Toolc
 
 const LIMITS = { memoryMb: 512, pids: 256, cpus: 1, timeoutMs: 60_000 };
 
+/** A temporary dir holding a fresh copy of the fixture tree at root/src. */
+export function fixtureCopy(prefix: string): { root: string; src: string } {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  return { root, src: freshTree(root) };
+}
+
 /** A fresh copy of the fixture tree, world-readable as a worktree must be for a non-root build user. */
 function freshTree(root: string): string {
   const src = join(root, 'src');
