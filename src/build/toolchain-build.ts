@@ -90,7 +90,9 @@ export async function snapshotKey(
   runner: Runner,
   sourceDir: string,
 ): Promise<{ key: string; imageId: string | null }> {
-  const imageId = (await runner.imageId?.(image)) ?? null;
+  // An image the engine cannot show now keys no stored snapshot: a null here would be the key
+  // of a listci from before image IDs, whose snapshots may hold another image's objects.
+  const imageId = runner.imageId ? ((await runner.imageId(image)) ?? 'unavailable') : null;
   const locality = runner.kind === 'local' ? sourceDir : null;
   return { key: configHash(recipe, toolchain, image, { locality, imageId }), imageId };
 }
